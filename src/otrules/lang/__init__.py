@@ -1,0 +1,1 @@
+"""The rule-pack language: grammar loading, parser, AST, checker and formatter."""

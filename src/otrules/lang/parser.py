@@ -1,0 +1,854 @@
+"""Source text → AST. The one place where Lark trees and Lark exceptions become ours.
+
+The Lark parser runs in LALR mode with the AST builder applied *during* parsing (an inline
+transformer), so building the AST never recurses, however deep the input. Errors are turned
+into diagnostics here; when a file has errors, each top-level declaration is parsed on its own
+so that independent errors are all reported in one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+import lark
+from lark import Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from otrules.diagnostics import Diagnostic, Span
+from otrules.lang import ast as A
+from otrules.lang import errorcodes as EC
+from otrules.resources import grammar_dir
+
+
+@attrs.frozen
+class Limits:
+    """Resource limits of the front end; defaults suit any real pack."""
+
+    max_source_bytes: int = 10_000_000
+    max_depth: int = 200
+
+
+DEFAULT_LIMITS = Limits()
+
+_DECL_START = re.compile(r"^(pack|units|parameter|table|rule|override|disable)\b", re.M)
+
+# Keywords the author may type by mistake for a name (and the reverse), for suggestions.
+_KEYWORDS = (
+    "pack version payer effective extends about units timed by parameter from to table key "
+    "column optional valid until row rule override let for each where when say fix add modifier "
+    "set source disable because if then else or and not in has lacks matches is missing present "
+    "any all more than one of count sum over as no yes none line diagnosis pair lines diagnoses "
+    "error warning info cms ama minutes days months"
+).split()
+
+
+def _meta(fn: Any) -> Any:
+    """Mark a builder method that takes the node's position (meta) before its children."""
+    fn._wants_meta = True
+    return fn
+
+
+class _Abort(Exception):
+    """Raised inside the builder to abandon a declaration with one diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span | None) -> None:
+        super().__init__("too deep")
+        self.span = span
+
+
+# ---------------------------------------------------------------------------- grammar
+
+
+@functools.cache
+def _grammar_text() -> str:
+    return (grammar_dir() / "otrules.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _terminal_words() -> dict[str, str]:
+    """Terminal name → plain words for 'expected …' messages."""
+    words = {
+        "NAME": "a name", "SLUG": "an id such as go-modifier-required",
+        "DATE": "a date such as 2026-01-01", "VERSION": "a version such as 2026.1",
+        "CODE": "a procedure code such as 97110", "MODIFIER": "a modifier such as GO",
+        "WORD": "a code or modifier", "PATTERN": "a diagnosis pattern such as F90.*",
+        "MONEY": "an amount such as $2,480.00", "DECIMAL": "a decimal number",
+        "INT": "a whole number", "STRING": 'a quoted text such as "…"',
+        "OVERRIDE": "'override'", "OPTIONAL": "'optional'", "$END": "the end of the file",
+    }
+    parser = _base_parser()
+    for term in parser.terminals:
+        if term.name not in words and term.pattern.type == "str":
+            words[term.name] = f"'{term.pattern.value}'"
+    return words
+
+
+@functools.cache
+def _base_parser() -> lark.Lark:
+    return lark.Lark(
+        _grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def parse_source(
+    text: str, path: str = "<pack>", *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[A.PackFile, list[Diagnostic]]:
+    """Parse one pack source file. Always returns a PackFile (holding every declaration that
+    could be read) and the list of diagnostics; never raises for bad input."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_source_bytes:
+        msg = (f"the pack source is {size:,} bytes, over the limit of "
+               f"{limits.max_source_bytes:,} bytes")
+        return A.PackFile(path, ()), [Diagnostic(EC.TOO_LARGE, "error", msg, Span.point(path, 1, 1))]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    comments = _collect_comments(text)
+    try:
+        decls = _parse_chunk(text, path, 0, limits)
+        return A.PackFile(path, tuple(decls), comments), []
+    except (UnexpectedInput, _Abort, _TooDeep):
+        pass
+    # Slow path: parse declaration by declaration to report every independent error.
+    decls, diags = [], []
+    for start_line, chunk in _chunks(text):
+        try:
+            decls.extend(_parse_chunk(chunk, path, start_line, limits))
+        except UnexpectedInput as exc:
+            diags.append(_syntax_diagnostic(exc, chunk, path, start_line))
+        except _Abort as exc:
+            diags.append(exc.diagnostic)
+        except _TooDeep as exc:
+            diags.append(Diagnostic(
+                EC.TOO_DEEP, "error",
+                f"expression nested more than {limits.max_depth} levels deep", exc.span,
+                "name parts of the expression with `let` to keep each one shallow",
+            ))
+    return A.PackFile(path, tuple(decls), comments), diags
+
+
+def parse_expression(text: str, path: str = "<expr>") -> A.Expr:
+    """Parse a lone expression (used by tests and tools); raises PackError on bad input."""
+    from otrules.errors import PackError
+
+    pack, diags = parse_source(f"rule x : info\n  when {text}\n", path)
+    if diags:
+        raise PackError(diags)
+    rule = pack.decls[0]
+    assert isinstance(rule, A.Rule) and rule.when is not None
+    return rule.when
+
+
+# ---------------------------------------------------------------------------- chunks
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split into top-level declarations: (0-based line offset, text) pairs."""
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if _DECL_START.match(line)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    bounds = [*starts, len(lines)]
+    return [(a, "\n".join(lines[a:b])) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+
+
+def _parse_chunk(text: str, path: str, line_offset: int, limits: Limits) -> list[A.Decl]:
+    tree = _base_parser().parse(text)
+    builder = _Builder(path, line_offset, limits.max_depth)
+    return builder.build(tree)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------- comments
+
+
+def _collect_comments(text: str) -> tuple[A.Comment, ...]:
+    out = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        idx = _comment_start(line)
+        if idx is not None:
+            out.append(A.Comment(line[idx:].rstrip(), lineno, not line[:idx].strip()))
+    return tuple(out)
+
+
+def _comment_start(line: str) -> int | None:
+    """Index of a '#' that starts a comment (not one inside a quoted text)."""
+    in_string = escaped = False
+    for i, ch in enumerate(line):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            return i
+    return None
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, chunk: str, path: str, offset: int) -> Diagnostic:
+    line = (getattr(exc, "line", None) or 1)
+    column = (getattr(exc, "column", None) or 1)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(
+        exc, UnexpectedEOF
+    ):
+        last = chunk.rstrip()
+        line = last.count("\n") + 1
+        column = len(last.split("\n")[-1]) + 1
+        expected = _expected_words(getattr(exc, "expected", None) or getattr(exc, "accepts", ()))
+        return Diagnostic(
+            EC.UNEXPECTED_END, "error", "the declaration ends too early",
+            Span.point(path, line + offset, column), f"expected {expected}" if expected else None,
+        )
+    if isinstance(exc, UnexpectedCharacters):
+        ch = chunk.split("\n")[line - 1][column - 1: column] if line <= chunk.count("\n") + 1 else ""
+        expected = _expected_words(exc.allowed or ())
+        word = _word_at(chunk, line, column)
+        help_ = _suggest(word, exc.allowed or ()) or (f"expected {expected}" if expected else None)
+        shown = word or ch
+        return Diagnostic(
+            EC.BAD_CHARACTER, "error", f"unexpected '{shown}'",
+            Span.point(path, line + offset, column, len(shown) or 1), help_,
+        )
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected_set = exc.accepts or exc.expected or set()
+    expected = _expected_words(expected_set)
+    word = _word_at(chunk, tok.line, tok.column)
+    if tok.type == "STRING" or not word.startswith(str(tok)):
+        word = str(tok)
+    help_ = _suggest(word, expected_set) or (f"expected {expected}" if expected else None)
+    shown = _describe_token(tok) if word == str(tok) else f"'{word}'"
+    end_column = tok.column + len(word) if word != str(tok) else tok.end_column
+    return Diagnostic(
+        EC.SYNTAX, "error", f"unexpected {shown}",
+        Span(path, tok.line + offset, tok.column, (tok.end_line or tok.line) + offset,
+             end_column or tok.column + 1),
+        help_,
+    )
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "STRING":
+        return "quoted text"
+    value = str(tok)
+    if len(value) > 40:
+        value = value[:37] + "…"
+    return f"'{value}'"
+
+
+def _expected_words(names: Any) -> str:
+    words = _terminal_words()
+    items = sorted({words.get(n, n.lower()) for n in names if n not in ("COMMENT",)})
+    if not items:
+        return ""
+    if len(items) > 10:
+        items = [*items[:10], "…"]
+    if len(items) == 1:
+        return items[0]
+    return "one of " + ", ".join(items)
+
+
+def _word_at(chunk: str, line: int, column: int) -> str:
+    lines = chunk.split("\n")
+    if not 1 <= line <= len(lines):
+        return ""
+    m = re.match(r"[A-Za-z0-9_.*$,-]+", lines[line - 1][column - 1:])
+    return m.group(0)[:40] if m else ""
+
+
+def _suggest(word: str, expected: Any) -> str | None:
+    """'did you mean' for a misspelled keyword or a lower-case modifier."""
+    if not word:
+        return None
+    expected = set(expected)
+    if "MODIFIER" in expected and re.fullmatch(r"[A-Za-z0-9]{2}", word) and word != word.upper():
+        return f"did you mean '{word.upper()}'? modifiers are written in capitals"
+    keywords = [w.strip("'") for n, w in _terminal_words().items() if n in expected
+                and w.startswith("'")]
+    close = difflib.get_close_matches(word, keywords or _KEYWORDS, n=1, cutoff=0.75)
+    if close and close[0] != word:
+        return f"did you mean '{close[0]}'?"
+    return None
+
+
+# ---------------------------------------------------------------------------- AST builder
+
+
+def _unescape(raw: str) -> str:
+    """Token text of a STRING (with quotes) → its value."""
+    body = raw[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+_PLACEHOLDER = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+
+
+class _Builder:
+    """Lark callbacks → AST nodes. Runs during parsing (bottom-up, no recursion)."""
+
+    def __init__(self, path: str, line_offset: int, max_depth: int) -> None:
+        self.path = path
+        self.offset = line_offset
+        self.max_depth = max_depth
+        self.depth: dict[int, int] = {}
+
+    def build(self, tree: lark.Tree) -> Any:  # type: ignore[type-arg]
+        """Post-order walk with an explicit stack: input depth never reaches Python's stack."""
+        stack: list[tuple[Any, bool]] = [(tree, False)]
+        done: list[Any] = []
+        while stack:
+            node, expanded = stack.pop()
+            if not isinstance(node, lark.Tree):
+                done.append(node)
+                continue
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(node.children))
+                continue
+            count = len(node.children)
+            children = done[len(done) - count:] if count else []
+            del done[len(done) - count:]
+            done.append(self._reduce(node, children))
+        return done[0]
+
+    def _reduce(self, node: lark.Tree, children: list[Any]) -> Any:  # type: ignore[type-arg]
+        name = str(node.data)
+        method = getattr(self, name, None)
+        if method is None:
+            return lark.Tree(name, children, node.meta)
+        if getattr(method, "_wants_meta", False):
+            return method(node.meta, children)
+        return method(children)
+
+    # ----------------------------------------------------------------- helpers
+    def _span(self, meta: Any) -> Span | None:
+        if getattr(meta, "empty", True):
+            return None
+        return Span(self.path, meta.line + self.offset, meta.column,
+                    meta.end_line + self.offset, meta.end_column)
+
+    def _tspan(self, tok: Token) -> Span:
+        return Span(self.path, tok.line + self.offset, tok.column,
+                    (tok.end_line or tok.line) + self.offset,
+                    tok.end_column or tok.column + len(tok))
+
+    def _deep(self, node: Any, *children: Any) -> Any:
+        level = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+        if level > self.max_depth:
+            raise _TooDeep(getattr(node, "span", None))
+        self.depth[id(node)] = level
+        return node
+
+    def _abort(self, code: str, message: str, span: Span | None, help_: str | None = None) -> None:
+        raise _Abort(Diagnostic(code, "error", message, span, help_))
+
+    def _date(self, tok: Token) -> dt.date:
+        try:
+            return dt.date.fromisoformat(str(tok))
+        except ValueError:
+            self._abort(EC.BAD_LITERAL, f"'{tok}' is not a calendar date", self._tspan(tok),
+                        "write dates as YYYY-MM-DD, for example 2026-01-31")
+            raise  # unreachable
+
+    # ----------------------------------------------------------------- top level
+    def start(self, children: list[Any]) -> list[A.Decl]:
+        return children
+
+    @_meta
+    def pack_header(self, meta: Any, children: list[Any]) -> A.PackHeader:
+        name_tok = children[0]
+        title = None
+        fields: dict[str, Any] = {"version": None, "payers": (), "effective": None,
+                                  "extends": None, "about": None}
+        extends_span = None
+        for child in children[1:]:
+            if isinstance(child, Token):
+                title = _unescape(str(child))
+            else:
+                key, value = child
+                if key == "extends":
+                    value, extends_span = value
+                fields[key] = value
+        return A.PackHeader(name=str(name_tok), title=title, span=self._span(meta),
+                            name_span=self._tspan(name_tok), extends_span=extends_span, **fields)
+
+    def version_clause(self, children: list[Token]) -> tuple[str, str]:
+        tok = children[0]
+        return "version", _unescape(str(tok)) if tok.type == "STRING" else str(tok)
+
+    def payer_clause(self, children: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return "payers", tuple(str(t) for t in children)
+
+    def extends_clause(self, children: list[Token]) -> tuple[str, tuple[str, Span]]:
+        return "extends", (str(children[0]), self._tspan(children[0]))
+
+    @_meta
+    def effective_clause(self, meta: Any, children: list[Token]) -> tuple[str, A.DateRange]:
+        return "effective", A.DateRange(self._date(children[0]), self._date(children[1]),
+                                        self._span(meta))
+
+    def about_clause(self, children: list[Token]) -> tuple[str, str]:
+        return "about", _unescape(str(children[0]))
+
+    @_meta
+    def source_clause(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
+        return "source", (_unescape(str(children[0])), self._span(meta))
+
+    @_meta
+    def units_decl(self, meta: Any, children: list[Any]) -> A.UnitsDecl:
+        method = str(children[0].children[0])
+        table = column = None
+        if len(children) > 1:
+            table, column = (str(t) for t in children[1].children)
+        return A.UnitsDecl(method, table, column, self._span(meta))  # type: ignore[arg-type]
+
+    def unit_method(self, children: list[Token]) -> lark.Tree:  # kept as a tree for units_decl
+        return lark.Tree("unit_method", children)
+
+    def timed_by(self, children: list[Token]) -> lark.Tree:
+        return lark.Tree("timed_by", children)
+
+    @_meta
+    def type_name(self, meta: Any, children: list[Token]) -> A.TypeRef:
+        return A.TypeRef(str(children[0]), self._span(meta))
+
+    # ----------------------------------------------------------------- parameters
+    @_meta
+    def parameter(self, meta: Any, children: list[Any]) -> A.Parameter:
+        override = bool(children) and isinstance(children[0], Token) and \
+            children[0].type == "OVERRIDE"
+        rest = children[1:] if override else children
+        name_tok, type_ref, *clauses = rest
+        constant, periods, about, source = None, [], None, None
+        for c in clauses:
+            if isinstance(c, A.Period):
+                periods.append(c)
+            elif isinstance(c, A.Literal):
+                constant = c
+            elif c[0] == "about":
+                about = c[1]
+            elif c[0] == "source":
+                source = c[1][0]
+        return A.Parameter(str(name_tok), type_ref, constant, tuple(periods), about, source,
+                           override, self._span(meta), self._tspan(name_tok))
+
+    def param_constant(self, children: list[Any]) -> A.Literal:
+        return children[0]  # type: ignore[no-any-return]
+
+    @_meta
+    def period(self, meta: Any, children: list[Any]) -> A.Period:
+        return A.Period(self._date(children[0]), self._date(children[1]), children[2],
+                        self._span(meta))
+
+    # ----------------------------------------------------------------- tables
+    @_meta
+    def table(self, meta: Any, children: list[Any]) -> A.Table:
+        override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
+        rest = children[1:] if override else children
+        name_tok, *clauses = rest
+        f: dict[str, Any] = {"title": None, "file": None, "layout": None, "valid_from": None,
+                             "valid_until": None, "source": None, "file_span": None,
+                             "valid_span": None}
+        columns, rows = [], []
+        for c in clauses:
+            if isinstance(c, Token):
+                f["title"] = _unescape(str(c))
+            elif isinstance(c, A.Column):
+                columns.append(c)
+            elif isinstance(c, A.Row):
+                rows.append(c)
+            elif c[0] == "from":
+                f["file"], f["layout"], f["file_span"] = c[1]
+            elif c[0] == "valid":
+                f["valid_from"], f["valid_until"], f["valid_span"] = c[1]
+            elif c[0] == "source":
+                f["source"] = c[1][0]
+        return A.Table(name=str(name_tok), columns=tuple(columns), rows=tuple(rows),
+                       override=override, span=self._span(meta), name_span=self._tspan(name_tok),
+                       **f)
+
+    @_meta
+    def table_from(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
+        layout = str(children[1]) if len(children) > 1 else None
+        return "from", (_unescape(str(children[0])), layout, self._span(meta))
+
+    @_meta
+    def key_clause(self, meta: Any, children: list[Any]) -> A.Column:
+        return A.Column(str(children[0]), children[1], False, True, self._span(meta))
+
+    @_meta
+    def column_clause(self, meta: Any, children: list[Any]) -> A.Column:
+        optional = len(children) == 3
+        return A.Column(str(children[0]), children[-1], optional, False, self._span(meta))
+
+    @_meta
+    def valid_clause(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
+        return "valid", (str(children[0]), str(children[1]), self._span(meta))
+
+    @_meta
+    def row(self, meta: Any, children: list[A.Literal]) -> A.Row:
+        return A.Row(tuple(children), self._span(meta))
+
+    @_meta
+    def word_value(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("word", str(children[0]), str(children[0]), self._span(meta))
+
+    @_meta
+    def none_value(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("none", None, "none", self._span(meta))
+
+    # ----------------------------------------------------------------- rules
+    @_meta
+    def rule(self, meta: Any, children: list[Any]) -> A.Rule:
+        override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
+        rest = children[1:] if override else children
+        id_tok, severity_tree, *clauses = rest
+        singles: dict[str, Any] = {}
+        repeated: list[tuple[str, Span | None]] = []
+        lets_before: list[A.Let] = []
+        lets_after: list[A.Let] = []
+        iteration = None
+        source_span = None
+        for c in clauses:
+            if isinstance(c, A.Let):
+                (lets_after if iteration is not None else lets_before).append(c)
+                continue
+            if isinstance(c, A.ForEach):
+                if iteration is not None:
+                    repeated.append(("for each", c.span))
+                    continue
+                iteration = c
+                continue
+            key, value = c
+            if key == "source":
+                value, span = value
+                if "source" not in singles:
+                    source_span = span
+            if key in singles:
+                repeated.append((key, getattr(value, "span", None) or source_span))
+                continue
+            singles[key] = value
+        return A.Rule(
+            id=str(id_tok), severity=str(severity_tree.children[0]),  # type: ignore[arg-type]
+            override=override, about=singles.get("about"), effective=singles.get("effective"),
+            lets_before=tuple(lets_before), iteration=iteration, lets_after=tuple(lets_after),
+            when=singles.get("when"), say=singles.get("say"), fix=singles.get("fix"),
+            source=singles.get("source"), repeated=tuple(repeated), span=self._span(meta),
+            id_span=self._tspan(id_tok), source_span=source_span,
+        )
+
+    def severity(self, children: list[Token]) -> lark.Tree:
+        return lark.Tree("severity", children)
+
+    @_meta
+    def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
+        return A.Let(str(children[0]), children[1], self._span(meta))
+
+    @_meta
+    def for_each(self, meta: Any, children: list[Any]) -> A.ForEach:
+        kind, names, table = children[0]
+        where = children[1] if len(children) > 1 else None
+        return A.ForEach(kind, names, table, where, self._span(meta))
+
+    def each_line(self, children: list[Token]) -> tuple[str, tuple[str, ...], None]:
+        # ``for each line as this``: the element is named ``this`` instead of ``line``
+        return "line", (str(children[0]) if children else "line",), None
+
+    def each_diagnosis(self, children: list[Token]) -> tuple[str, tuple[str, ...], None]:
+        return "diagnosis", (str(children[0]) if children else "diagnosis",), None
+
+    def each_pair(self, children: list[Token]) -> tuple[str, tuple[str, ...], str | None]:
+        table = str(children[2]) if len(children) > 2 else None
+        return "pair", (str(children[0]), str(children[1])), table
+
+    def when_clause(self, children: list[Any]) -> tuple[str, A.Expr]:
+        return "when", children[0]
+
+    @_meta
+    def say_clause(self, meta: Any, children: list[Token]) -> tuple[str, A.Template]:
+        return "say", self._template(children[0])
+
+    @_meta
+    def fix_clause(self, meta: Any, children: list[Any]) -> tuple[str, A.Fix]:
+        fix = children[0]
+        return "fix", attrs.evolve(fix, span=self._span(meta))
+
+    def fix_add_modifier(self, children: list[Token]) -> A.Fix:
+        return A.Fix("add_modifier", str(children[0]), None)
+
+    def fix_set_units(self, children: list[Any]) -> A.Fix:
+        return A.Fix("set_units", None, children[0])
+
+    @_meta
+    def disable(self, meta: Any, children: list[Any]) -> A.Disable:
+        kind, target_tok = children[0]
+        return A.Disable(kind, str(target_tok), _unescape(str(children[1])), self._span(meta),
+                         self._tspan(target_tok))
+
+    def disable_rule(self, children: list[Token]) -> tuple[str, Token]:
+        return "rule", children[0]
+
+    def disable_parameter(self, children: list[Token]) -> tuple[str, Token]:
+        return "parameter", children[0]
+
+    # ----------------------------------------------------------------- templates
+    def _template(self, tok: Token) -> A.Template:
+        raw = str(tok)[1:-1]
+        line = tok.line + self.offset
+        col0 = tok.column + 1  # column of the first character inside the quotes
+        parts: list[str | A.Placeholder] = []
+        buf: list[str] = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\" and i + 1 < len(raw):
+                nxt = raw[i + 1]
+                buf.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+                i += 2
+                continue
+            if ch == "{":
+                end = raw.find("}", i)
+                inner = raw[i + 1:end] if end != -1 else raw[i + 1:]
+                span = Span(self.path, line, col0 + i, line, col0 + (end + 1 if end != -1
+                                                                        else len(raw)))
+                if end == -1 or not _PLACEHOLDER.fullmatch(inner.strip()):
+                    self._abort(EC.BAD_PLACEHOLDER,
+                                f"'{{{inner[:30]}' is not a placeholder", span,
+                                "write a dotted name such as {line.code}; write \\{ for a "
+                                "literal brace")
+                if buf:
+                    parts.append("".join(buf))
+                    buf = []
+                parts.append(A.Placeholder(tuple(inner.strip().split(".")), span))
+                i = end + 1
+                continue
+            if ch == "}":
+                span = Span(self.path, line, col0 + i, line, col0 + i + 1)
+                self._abort(EC.BAD_PLACEHOLDER, "'}' closes no placeholder", span,
+                            "write \\} for a literal brace")
+            buf.append(ch)
+            i += 1
+        if buf:
+            parts.append("".join(buf))
+        return A.Template(tuple(parts), self._tspan(tok))
+
+    # ----------------------------------------------------------------- expressions
+    def _bin(self, op: A.BinaryOp):  # type: ignore[no-untyped-def]
+        @_meta
+        def build(meta: Any, children: list[Any]) -> A.Binary:  # noqa: ANN202
+            node = A.Binary(op, children[0], children[1], self._span(meta))
+            return self._deep(node, children[0], children[1])  # type: ignore[no-any-return]
+        return build
+
+    def __getattr__(self, name: str) -> Any:
+        ops = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
+               "eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+               "and_op": "and", "or_op": "or"}
+        if name in ops:
+            return self._bin(ops[name])  # type: ignore[arg-type]
+        raise AttributeError(name)
+
+    @_meta
+    def not_op(self, meta: Any, children: list[Any]) -> A.Unary:
+        return self._deep(A.Unary("not", children[0], self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def neg(self, meta: Any, children: list[Any]) -> A.Unary:
+        return self._deep(A.Unary("-", children[0], self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def if_expr(self, meta: Any, children: list[Any]) -> A.IfElse:
+        return self._deep(A.IfElse(*children, span=self._span(meta)), *children)  # type: ignore[no-any-return]
+
+    @_meta
+    def in_op(self, meta: Any, children: list[Any]) -> A.Expr:
+        return self._membership(meta, children, False)
+
+    @_meta
+    def not_in_op(self, meta: Any, children: list[Any]) -> A.Expr:
+        return self._membership(meta, children, True)
+
+    def _membership(self, meta: Any, children: list[Any], negated: bool) -> A.Expr:
+        subject, container = children
+        span = self._span(meta)
+        if isinstance(container, Token):
+            return self._deep(A.InTable(subject, str(container), negated, span), subject)  # type: ignore[no-any-return]
+        items = tuple(container)
+        return self._deep(A.InList(subject, items, negated, span), subject, *items)  # type: ignore[no-any-return]
+
+    def table_ref(self, children: list[Token]) -> Token:
+        return children[0]
+
+    def item_list(self, children: list[Any]) -> list[Any]:
+        return children
+
+    @_meta
+    def has_op(self, meta: Any, children: list[Any]) -> A.Has:
+        mode, mods = children[1]
+        return self._deep(A.Has(children[0], mode, mods, False, self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def lacks_op(self, meta: Any, children: list[Any]) -> A.Has:
+        mode, mods = children[1]
+        return self._deep(A.Has(children[0], mode, mods, True, self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    def mod_one(self, children: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return "one", (str(children[0]),)
+
+    def mod_any(self, children: list[Any]) -> tuple[str, tuple[str, ...]]:
+        return "any", children[0]
+
+    def mod_all(self, children: list[Any]) -> tuple[str, tuple[str, ...]]:
+        return "all", children[0]
+
+    def mod_many(self, children: list[Any]) -> tuple[str, tuple[str, ...]]:
+        return "many", children[0]
+
+    def modifier_list(self, children: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in children)
+
+    def pattern_list(self, children: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in children)
+
+    @_meta
+    def matches_op(self, meta: Any, children: list[Any]) -> A.Matches:
+        return self._deep(A.Matches(children[0], children[1], self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def is_missing(self, meta: Any, children: list[Any]) -> A.IsMissing:
+        return self._deep(A.IsMissing(children[0], False, self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def is_present(self, meta: Any, children: list[Any]) -> A.IsMissing:
+        return self._deep(A.IsMissing(children[0], True, self._span(meta)), children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def attribute(self, meta: Any, children: list[Any]) -> A.Attribute:
+        node = A.Attribute(children[0], str(children[1]), self._span(meta))
+        return self._deep(node, children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def lookup(self, meta: Any, children: list[Any]) -> A.Lookup:
+        keys = tuple(children[1:])
+        return self._deep(A.Lookup(str(children[0]), keys, self._span(meta)), *keys)  # type: ignore[no-any-return]
+
+    @_meta
+    def name(self, meta: Any, children: list[Token]) -> A.Name:
+        return A.Name(str(children[0]), self._span(meta))
+
+    @_meta
+    def call(self, meta: Any, children: list[Any]) -> A.Call:
+        args = tuple(c for c in children[1:] if c is not None)
+        return self._deep(A.Call(str(children[0]), args, self._span(meta)), *args)  # type: ignore[no-any-return]
+
+    def collection(self, children: list[Token]) -> str:
+        return str(children[0])
+
+    def element(self, children: list[Token]) -> str:
+        return str(children[0])
+
+    def _agg(self, meta: Any, kind: str, collection: str, rest: list[Any],
+             value: A.Expr | None) -> A.Aggregate:
+        var = "line" if collection in ("lines", "line") else "diagnosis"
+        where = None
+        for item in rest:
+            if isinstance(item, Token):
+                var = str(item)
+            else:
+                where = item
+        coll = "lines" if collection in ("lines", "line") else "diagnoses"
+        node = A.Aggregate(kind, coll, var, value, where, self._span(meta))  # type: ignore[arg-type]
+        return self._deep(node, *(c for c in (value, where) if c is not None))  # type: ignore[no-any-return]
+
+    @_meta
+    def count_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
+        return self._agg(meta, "count", children[0], children[1:], None)
+
+    @_meta
+    def sum_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
+        return self._agg(meta, "sum", children[1], children[2:], children[0])
+
+    @_meta
+    def any_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
+        return self._agg(meta, "any", children[0], children[1:], None)
+
+    @_meta
+    def no_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
+        return self._agg(meta, "no", children[0], children[1:], None)
+
+    @_meta
+    def any_diagnosis_matches(self, meta: Any, children: list[Any]) -> A.Aggregate:
+        span = self._span(meta)
+        cond = A.Matches(A.Name("diagnosis", span), children[0], span)
+        return A.Aggregate("any", "diagnoses", "diagnosis", None, cond, span)
+
+    # ----------------------------------------------------------------- literals
+    @_meta
+    def int_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("number", int(children[0]), str(children[0]), self._span(meta))
+
+    @_meta
+    def decimal_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("number", Decimal(str(children[0])), str(children[0]), self._span(meta))
+
+    @_meta
+    def money_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        text = str(children[0])
+        try:
+            value = Decimal(text[1:].replace(",", ""))
+        except InvalidOperation:  # pragma: no cover - the token regex prevents it
+            self._abort(EC.BAD_LITERAL, f"'{text}' is not an amount", self._span(meta))
+            raise
+        return A.Literal("money", value, text, self._span(meta))
+
+    @_meta
+    def quantity_lit(self, meta: Any, children: list[Any]) -> A.Literal:
+        count = int(children[0])
+        unit = str(children[1].children[0])
+        kind = {"minute": "minutes", "minutes": "minutes", "day": "days", "days": "days",
+                "month": "months", "months": "months"}[unit]
+        value: A.LiteralValue = A.Months(count) if kind == "months" else count
+        return A.Literal(kind, value, f"{children[0]} {unit}", self._span(meta))  # type: ignore[arg-type]
+
+    def quantity_unit(self, children: list[Token]) -> lark.Tree:
+        return lark.Tree("quantity_unit", children)
+
+    @_meta
+    def date_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("date", self._date(children[0]), str(children[0]), self._span(meta))
+
+    @_meta
+    def string_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("text", _unescape(str(children[0])), str(children[0]), self._span(meta))
+
+    @_meta
+    def code_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("code", str(children[0]), str(children[0]), self._span(meta))
+
+    @_meta
+    def yes_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("flag", True, "yes", self._span(meta))
+
+    @_meta
+    def no_lit(self, meta: Any, children: list[Token]) -> A.Literal:
+        return A.Literal("flag", False, "no", self._span(meta))
