@@ -139,6 +139,11 @@ class _Module:
         self.lines.append("    " * depth + text)
 
 
+def _is_simple(src: str) -> bool:
+    """A name or a hoisted constant: cheap to evaluate twice and free of side effects."""
+    return src.replace("_", "a").isalnum() or (src.startswith("(") and src[1:-1].isdigit())
+
+
 def _hashable(value: Any) -> bool:
     try:
         hash(value)
@@ -149,9 +154,14 @@ def _hashable(value: Any) -> bool:
 
 def _sum_values(values: Any) -> Any:
     total: Any = 0
+    add = V.add
     for value in values:
-        if value is not None:
-            total = V.add(total, value)
+        if value is None:
+            continue
+        if type(total) is int and type(value) is int:
+            total += value
+        else:
+            total = add(total, value)
     return total
 
 
@@ -282,12 +292,32 @@ class _ExprCompiler:
         if node.op in ("and", "or"):
             return self._logic(node)
         left, right = self(node.left), self(node.right)
-        if node.op in _NATIVE_COMPARE and not left.nullable and not right.nullable:
-            return _Code(f"({left.src} {_NATIVE_COMPARE[node.op]} {right.src})", False)
+        if node.op in _NATIVE_COMPARE:
+            return self._compare(_NATIVE_COMPARE[node.op], left, right)
         helper = _HELPER_OF[node.op]
         nullable = left.nullable or right.nullable or node.op in ("/", "//", "%") or (
             node.op in ("+", "-") and self.types.of(node.left) == "date")
         return _Code(f"{helper}({left.src}, {right.src})", nullable)
+
+    def _compare(self, op: str, left: _Code, right: _Code) -> _Code:
+        # Inline the missing checks: a comparison is on the hot path of almost every rule.
+        if not left.nullable and not right.nullable:
+            return _Code(f"({left.src} {op} {right.src})", False)
+        checks, operands = [], []
+        for side in (left, right):
+            if side.nullable:
+                tmp = self.m.fresh("t")
+                checks.append(f"({tmp} := {side.src}) is None")
+                operands.append(tmp)
+            else:
+                operands.append(side.src)
+        if not right.nullable and not _is_simple(right.src):
+            # keep left-to-right evaluation order simple: bind the right side too
+            tmp = self.m.fresh("t")
+            checks.append(f"({tmp} := {right.src}) is None")
+            operands[1] = tmp
+        test = " or ".join(checks)
+        return _Code(f"(None if {test} else {operands[0]} {op} {operands[1]})", True)
 
     def _logic(self, node: A.Binary) -> _Code:
         left, right = self(node.left), self(node.right)
