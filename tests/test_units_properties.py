@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from otrules.units import (
     allocate_units,
+    closest_allocation,
     is_valid_allocation,
     total_units,
     units_for_minutes,
@@ -260,3 +261,40 @@ def test_ama_minus_cms_formula_and_bounds(minutes: dict[Any, int]) -> None:
     assert diff == sum(1 for r in rems if r >= 8) - (sum(rems) + 7) // 15
     assert diff == _ama_minus_cms({key: m % 15 for key, m in minutes.items()})
     assert _lower(len(minutes)) <= diff <= _upper(len(minutes))
+
+
+# ---------------------------------------------------------------- closest_allocation
+
+
+@given(visits, st.data())
+def test_closest_allocation_is_valid_and_follows_a_valid_claim(
+    minutes: dict[Any, int], data: st.DataObject
+) -> None:
+    valid = valid_allocations(minutes)
+    claim = data.draw(st.sampled_from(valid)) if valid else {}
+    keys = st.sets(st.sampled_from(sorted(minutes))) if minutes else st.just(set())
+    stated_keys = data.draw(keys)
+    stated = {key: claim[key] for key in stated_keys}
+    closest = closest_allocation(minutes, stated)
+    assert closest in valid
+    # A claim that made any valid (tie) choice gets its own units back on every stated key.
+    assert all(closest[key] == units for key, units in stated.items())
+
+
+@given(visits, st.data())
+def test_closest_allocation_matches_as_many_stated_keys_as_any_valid_one(
+    minutes: dict[Any, int], data: st.DataObject
+) -> None:
+    keys = sorted(minutes)
+    stated = {key: data.draw(st.integers(0, 6)) for key in keys if data.draw(st.booleans())}
+    closest = closest_allocation(minutes, stated)
+
+    def agreement(allocation: Mapping[Any, int]) -> int:
+        return sum(1 for key, units in stated.items() if allocation[key] == units)
+
+    assert agreement(closest) == max(agreement(a) for a in valid_allocations(minutes))
+
+
+@given(visits)
+def test_closest_allocation_without_a_claim_is_the_default(minutes: dict[Any, int]) -> None:
+    assert closest_allocation(minutes, {}) == allocate_units(minutes)

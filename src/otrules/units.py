@@ -24,6 +24,7 @@ __all__ = [
     "MAX_ALLOCATIONS",
     "METHODS",
     "allocate_units",
+    "closest_allocation",
     "is_valid_allocation",
     "total_units",
     "units_for_minutes",
@@ -112,6 +113,33 @@ def is_valid_allocation(
     given = sum(1 for key in tied if extras.get(key) == 1)
     refused = sum(1 for key in tied if extras.get(key) == 0)
     return given <= split.needed and refused <= len(split.tied) - split.needed
+
+
+def closest_allocation(
+    minutes_by_code: Mapping[K, int], stated: Mapping[K, int], method: str = "cms"
+) -> dict[K, int]:
+    """The valid allocation that agrees with ``stated`` on as many keys as possible.
+
+    Where CMS leaves a tie to the clinician, this follows the claim's choice: a claim that
+    gave the tied unit to the other code gets exactly its own units back. Keys not stated
+    (or stated impossibly) take our tie rule. Without ``stated`` it is :func:`allocate_units`.
+    """
+    minutes = _checked(minutes_by_code, method)
+    if method == "ama" or not stated:
+        return allocate_units(minutes, method)
+    split = _split(minutes)
+
+    def rank(key: K) -> int:
+        # The claim gave this tied key the extra unit (0), said nothing usable (1: unstated, or
+        # a count no valid allocation has), or refused it (2).
+        floor = split.floors[key]
+        if stated.get(key) == floor + 1:
+            return 0
+        return 2 if stated.get(key) == floor else 1
+
+    # `tied` is already in tie-rule order; a stable sort keeps that order inside each group.
+    chosen = sorted(split.tied, key=rank)[: split.needed]
+    return _with_extras(split, split.must + tuple(k for k in split.tied if k in chosen))
 
 
 class _Split(NamedTuple, Generic[K]):
