@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import itertools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,14 +39,7 @@ DEFAULT_LIMITS = Limits()
 
 _DECL_START = re.compile(r"^(pack|units|parameter|table|rule|override|disable)\b", re.M)
 
-# Keywords the author may type by mistake for a name (and the reverse), for suggestions.
-_KEYWORDS = (
-    "pack version payer effective extends about units timed by parameter from to table key "
-    "column optional valid until row rule override let for each where when say fix add modifier "
-    "set source disable because if then else or and not in has lacks matches is missing present "
-    "any all more than one of count sum over as no yes none line diagnosis pair lines diagnoses "
-    "error warning info cms ama minutes days months"
-).split()
+
 
 
 def _meta(fn: Any) -> Any:
@@ -95,6 +89,22 @@ def _terminal_words() -> dict[str, str]:
     return words
 
 
+# Words of the language that may still be names: the iteration elements.
+_ELEMENT_WORDS = frozenset({"line", "diagnosis", "lines", "diagnoses", "pair"})
+
+
+@functools.cache
+def _keywords() -> frozenset[str]:
+    """Every word of the grammar (pack, rule, when, …), read from the grammar itself."""
+    words = {t.pattern.value for t in _base_parser().terminals if t.pattern.type == "str"}
+    return frozenset(w for w in words if re.fullmatch(r"[a-z_]+", w))
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    return _keywords() - _ELEMENT_WORDS
+
+
 @functools.cache
 def _base_parser() -> lark.Lark:
     return lark.Lark(
@@ -115,7 +125,8 @@ def parse_source(
     if size > limits.max_source_bytes:
         msg = (f"the pack source is {size:,} bytes, over the limit of "
                f"{limits.max_source_bytes:,} bytes")
-        return A.PackFile(path, ()), [Diagnostic(EC.TOO_LARGE, "error", msg, Span.point(path, 1, 1))]
+        too_large = Diagnostic(EC.TOO_LARGE, "error", msg, Span.point(path, 1, 1))
+        return A.PackFile(path, ()), [too_large]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     comments = _collect_comments(text)
     try:
@@ -149,7 +160,8 @@ def parse_expression(text: str, path: str = "<expr>") -> A.Expr:
     if diags:
         raise PackError(diags)
     rule = pack.decls[0]
-    assert isinstance(rule, A.Rule) and rule.when is not None
+    assert isinstance(rule, A.Rule)
+    assert rule.when is not None
     return rule.when
 
 
@@ -163,7 +175,7 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     bounds = [*starts, len(lines)]
-    return [(a, "\n".join(lines[a:b])) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+    return [(a, "\n".join(lines[a:b])) for a, b in itertools.pairwise(bounds) if a < b]
 
 
 def _parse_chunk(text: str, path: str, line_offset: int, limits: Limits) -> list[A.Decl]:
@@ -208,7 +220,7 @@ def _comment_start(line: str) -> int | None:
 def _syntax_diagnostic(exc: UnexpectedInput, chunk: str, path: str, offset: int) -> Diagnostic:
     line = (getattr(exc, "line", None) or 1)
     column = (getattr(exc, "column", None) or 1)
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(
+    if (isinstance(exc, UnexpectedToken) and exc.token.type == "$END") or isinstance(
         exc, UnexpectedEOF
     ):
         last = chunk.rstrip()
@@ -220,7 +232,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, chunk: str, path: str, offset: int)
             Span.point(path, line + offset, column), f"expected {expected}" if expected else None,
         )
     if isinstance(exc, UnexpectedCharacters):
-        ch = chunk.split("\n")[line - 1][column - 1: column] if line <= chunk.count("\n") + 1 else ""
+        lines = chunk.split("\n")
+        ch = lines[line - 1][column - 1: column] if line <= len(lines) else ""
         expected = _expected_words(exc.allowed or ())
         word = _word_at(chunk, line, column)
         help_ = _suggest(word, exc.allowed or ()) or (f"expected {expected}" if expected else None)
@@ -231,6 +244,15 @@ def _syntax_diagnostic(exc: UnexpectedInput, chunk: str, path: str, offset: int)
         )
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
+    previous = (getattr(exc, "token_history", None) or [None])[-1]
+    if previous is not None and previous.type == "NAME" and str(previous) in _reserved_words():
+        # `when x >= say "…"`: the keyword was read as a name where a value belonged.
+        return Diagnostic(
+            EC.SYNTAX, "error", f"unexpected '{previous}'",
+            Span(path, previous.line + offset, previous.column, previous.line + offset,
+                 previous.column + len(previous)),
+            f"'{previous}' is a keyword of the language and cannot name a value",
+        )
     expected_set = exc.accepts or exc.expected or set()
     expected = _expected_words(expected_set)
     word = _word_at(chunk, tok.line, tok.column)
@@ -258,11 +280,13 @@ def _describe_token(tok: Token) -> str:
 
 def _expected_words(names: Any) -> str:
     words = _terminal_words()
-    items = sorted({words.get(n, n.lower()) for n in names if n not in ("COMMENT",)})
+    described = {words.get(n, n.lower()) for n in names if n not in ("COMMENT",)}
+    # Kinds of value ("a whole number") first, then keywords and symbols ('when', ')').
+    items = sorted(described, key=lambda w: (w.startswith("'"), w))
     if not items:
         return ""
-    if len(items) > 10:
-        items = [*items[:10], "…"]
+    if len(items) > 12:
+        items = [*items[:12], "…"]
     if len(items) == 1:
         return items[0]
     return "one of " + ", ".join(items)
@@ -285,7 +309,7 @@ def _suggest(word: str, expected: Any) -> str | None:
         return f"did you mean '{word.upper()}'? modifiers are written in capitals"
     keywords = [w.strip("'") for n, w in _terminal_words().items() if n in expected
                 and w.startswith("'")]
-    close = difflib.get_close_matches(word, keywords or _KEYWORDS, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(word, keywords or sorted(_keywords()), n=1, cutoff=0.75)
     if close and close[0] != word:
         return f"did you mean '{close[0]}'?"
     return None
@@ -562,6 +586,7 @@ class _Builder:
 
     @_meta
     def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
+        self._not_keyword(children[0])
         return A.Let(str(children[0]), children[1], self._span(meta))
 
     @_meta
@@ -655,7 +680,7 @@ class _Builder:
     # ----------------------------------------------------------------- expressions
     def _bin(self, op: A.BinaryOp):  # type: ignore[no-untyped-def]
         @_meta
-        def build(meta: Any, children: list[Any]) -> A.Binary:  # noqa: ANN202
+        def build(meta: Any, children: list[Any]) -> A.Binary:
             node = A.Binary(op, children[0], children[1], self._span(meta))
             return self._deep(node, children[0], children[1])  # type: ignore[no-any-return]
         return build
@@ -754,7 +779,16 @@ class _Builder:
 
     @_meta
     def name(self, meta: Any, children: list[Token]) -> A.Name:
+        self._not_keyword(children[0])
         return A.Name(str(children[0]), self._span(meta))
+
+    def _not_keyword(self, tok: Token) -> None:
+        # The contextual lexer reads a keyword as a name where no keyword can come
+        # (`when x >= say`); a name may never be a keyword, so report it as out of place.
+        word = str(tok)
+        if word in _reserved_words():
+            self._abort(EC.SYNTAX, f"unexpected '{word}'", self._tspan(tok),
+                        f"'{word}' is a keyword of the language and cannot name a value")
 
     @_meta
     def call(self, meta: Any, children: list[Any]) -> A.Call:
@@ -823,6 +857,9 @@ class _Builder:
 
     @_meta
     def quantity_lit(self, meta: Any, children: list[Any]) -> A.Literal:
+        if not str(children[0]).isdigit():  # `G0283 minutes`: a code where a count belongs
+            self._abort(EC.SYNTAX, f"unexpected '{children[0]}'", self._tspan(children[0]),
+                        "a quantity is a whole number followed by its unit: 15 minutes")
         count = int(children[0])
         unit = str(children[1].children[0])
         kind = {"minute": "minutes", "minutes": "minutes", "day": "days", "days": "days",
