@@ -89,8 +89,9 @@ def _terminal_words() -> dict[str, str]:
     return words
 
 
-# Words of the language that may still be names: the iteration elements.
-_ELEMENT_WORDS = frozenset({"line", "diagnosis", "lines", "diagnoses", "pair"})
+# Words of the language that may still be names: the iteration elements, and `payer`, which
+# is both a header clause and a visit field.
+_ELEMENT_WORDS = frozenset({"line", "diagnosis", "lines", "diagnoses", "pair", "payer"})
 
 
 @functools.cache
