@@ -6,7 +6,9 @@ module without it raises ImportError. The core package never imports it.
 * :func:`visits` - valid :class:`~otrules.model.Visit` objects;
 * :func:`visit_dicts` - the same as canonical JSON-shaped dicts, so that
   ``dump_visit(load_visit(d)) == d`` holds for every one of them;
-* :func:`lines`, :func:`patients`, :func:`authorizations` - the building blocks.
+* :func:`lines`, :func:`patients`, :func:`authorizations` - the building blocks;
+* :func:`pack_sources`, :func:`pack_asts` - random valid rule packs (source text or AST), and
+  :func:`mutated_pack_sources` - damaged packs for fuzzing the front end.
 
 Values are mostly realistic (real OT codes and modifiers, plausible minutes and charges) with
 an occasional random but well-formed code or modifier, so that packs also meet codes they do
@@ -22,6 +24,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from otrules._pack_strategies import mutated_pack_sources, pack_asts, pack_sources
 from otrules.model import (
     CLAIM_TYPES,
     MAX_COUNT,
@@ -39,8 +42,9 @@ from otrules.model import (
 )
 from otrules.visit_json import dump_visit
 
-__all__ = ["OT_CODES", "OT_MODIFIERS", "authorizations", "lines", "money", "patients",
-           "visit_dicts", "visits"]
+__all__ = ["OT_CODES", "OT_MODIFIERS", "authorizations", "lines", "money",
+           "mutated_pack_sources", "pack_asts", "pack_sources", "patients", "visit_dicts",
+           "visits"]
 
 OT_CODES = ("97110", "97112", "97116", "97140", "97150", "97165", "97166", "97167", "97168",
             "97530", "97535", "97129", "97130", "97760", "97763", "G0283")
