@@ -336,34 +336,45 @@ class _Builder:
         self.offset = line_offset
         self.max_depth = max_depth
         self.depth: dict[int, int] = {}
+        self._handlers: dict[Any, Any] = {}
 
     def build(self, tree: lark.Tree) -> Any:  # type: ignore[type-arg]
         """Post-order walk with an explicit stack: input depth never reaches Python's stack."""
+        tree_type = lark.Tree
         stack: list[tuple[Any, bool]] = [(tree, False)]
         done: list[Any] = []
+        push, pop, emit = stack.append, stack.pop, done.append
+        handlers = self._handlers
         while stack:
-            node, expanded = stack.pop()
-            if not isinstance(node, lark.Tree):
-                done.append(node)
+            node, expanded = pop()
+            if type(node) is not tree_type:
+                emit(node)
                 continue
             if not expanded:
-                stack.append((node, True))
-                stack.extend((child, False) for child in reversed(node.children))
+                push((node, True))
+                stack.extend([(child, False) for child in reversed(node.children)])
                 continue
             count = len(node.children)
-            children = done[len(done) - count:] if count else []
-            del done[len(done) - count:]
-            done.append(self._reduce(node, children))
+            if count:
+                children = done[-count:]
+                del done[-count:]
+            else:
+                children = []
+            name = node.data
+            handler = handlers.get(name)
+            if handler is None:
+                handler = handlers[name] = self._handler(str(name))
+            emit(handler(node, children))
         return done[0]
 
-    def _reduce(self, node: lark.Tree, children: list[Any]) -> Any:  # type: ignore[type-arg]
-        name = str(node.data)
+    def _handler(self, name: str) -> Any:
+        """How to reduce a tree node named ``name``: the builder method, or keep the tree."""
         method = getattr(self, name, None)
         if method is None:
-            return lark.Tree(name, children, node.meta)
+            return lambda node, children: lark.Tree(name, children, node.meta)
         if getattr(method, "_wants_meta", False):
-            return method(node.meta, children)
-        return method(children)
+            return lambda node, children: method(node.meta, children)
+        return lambda node, children: method(children)
 
     # ----------------------------------------------------------------- helpers
     def _span(self, meta: Any) -> Span | None:
@@ -378,7 +389,12 @@ class _Builder:
                     tok.end_column or tok.column + len(tok))
 
     def _deep(self, node: Any, *children: Any) -> Any:
-        level = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+        depth = self.depth
+        level = 1
+        for child in children:
+            below = depth.get(id(child), 0)
+            if below >= level:
+                level = below + 1
         if level > self.max_depth:
             raise _TooDeep(getattr(node, "span", None))
         self.depth[id(node)] = level
