@@ -435,26 +435,10 @@ class _Engine:
         return {"status": "pass", "lines": [{"code": "97530", "units": 2}], "findings": []}
 
 
-class _EngineWithoutAsOf(_Engine):
-    def evaluate(self, visit: object) -> dict[str, object]:
-        self.calls.append({"visit": visit})
-        return self.result()
-
-
 class _EngineWithAsOf(_Engine):
     def evaluate(self, visit: object, as_of: dt.date | None = None) -> dict[str, object]:
         self.calls.append({"visit": visit, "as_of": as_of})
         return self.result()
-
-
-def test_a_case_asking_for_as_of_fails_on_an_engine_without_it(tmp_path: Path) -> None:
-    (case,) = load_cases(_write(tmp_path, _MINIMAL))
-    engine = _EngineWithoutAsOf()
-    result = run_case(engine, case)
-    assert engine.calls == []  # never evaluated on the date of service instead
-    assert result.differences == ("this engine cannot evaluate a visit 'as_of' a date",)
-    assert result.report().endswith("case 'one': FAILED\n"
-                                    "  this engine cannot evaluate a visit 'as_of' a date")
 
 
 def test_as_of_is_passed_to_an_engine_that_takes_it(tmp_path: Path) -> None:

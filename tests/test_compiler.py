@@ -82,7 +82,7 @@ def test_random_packs_agree(source: str, batch: list, day: int) -> None:  # type
 
 
 def test_generated_source_holds_no_pack_text(tmp_path: Path) -> None:
-    hostile = 'x"); __import__("os").system("echo pwned") #'
+    hostile = 'x"); __import__("os").system("echo pwned") #'.replace('"', '\\"')
     (tmp_path / "pack.otr").write_text(f'''pack hostile "{hostile}"
   version "1"
   effective 2026-01-01 to 2026-12-31
@@ -98,7 +98,7 @@ table modifiers
 rule r-one : error
   for each line where line.code in codes
   when line lacks GO and line.code != 97110 or "{hostile}" = "x"
-  say "{hostile} \\{{}}"
+  say "{hostile} \\{{\\}}"
   source "{hostile}"
 ''', encoding="utf-8")
     checked = load_checked_pack(tmp_path)

@@ -14,7 +14,6 @@ the modifier ``"59"``, where plain YAML would produce the numbers 2 and 59.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -423,17 +422,12 @@ def _is_merge(key: yaml.Node) -> bool:
 class Engine(Protocol):
     """What run_case needs: ``otrules.eval.engine.Pack`` or anything with its ``evaluate``."""
 
-    def evaluate(self, visit: Visit, /) -> Any: ...
+    def evaluate(self, visit: Visit, /, *, as_of: dt.date | None = None) -> Any: ...
 
 
 def run_case(pack: Engine, case: Case) -> CaseResult:
     """Evaluate the case's visit with ``pack`` and compare the outcome with the expectation."""
-    if case.as_of is None:
-        result = pack.evaluate(case.visit)
-    elif "as_of" in inspect.signature(pack.evaluate).parameters:
-        result = pack.evaluate(case.visit, as_of=case.as_of)  # type: ignore[call-arg]
-    else:  # never silently evaluate on another date than the case asks for
-        return CaseResult(case, None, ("this engine cannot evaluate a visit 'as_of' a date",))
+    result = pack.evaluate(case.visit, as_of=case.as_of)
     outcome = outcome_of(result)
     return CaseResult(case, outcome, tuple(compare(case.expect, outcome)))
 

@@ -60,7 +60,7 @@ _PATIENT_FIELDS: Final[dict[str, tuple[str, bool]]] = {
     "visits_this_year": ("{o}.visits_this_year", True),
     "treatment_days_since_progress_report": ("{o}.treatment_days_since_progress_report", True),
     "plan_of_care_certified_on": ("{o}.plan_of_care_certified_on", True),
-    "age": ("{o}.age_on(_day)", True),
+    "age": ("{o}.age_on(_visit.date_of_service)", True),
 }
 _AUTHORIZATION_FIELDS: Final[dict[str, tuple[str, bool]]] = {
     name: ("{o}." + name, True)
@@ -68,7 +68,7 @@ _AUTHORIZATION_FIELDS: Final[dict[str, tuple[str, bool]]] = {
 } | {"number": ("{o}.number", False)}
 _VISIT_FIELDS: Final[dict[str, tuple[str, bool]]] = {
     "id": ("_visit.id", False),
-    "date_of_service": ("_day", False),
+    "date_of_service": ("_visit.date_of_service", False),
     "payer": ("_visit.payer", False),
     "claim_type": ("_visit.effective_claim_type", False),
     "place_of_service": ("_visit.place_of_service", True),

@@ -1,0 +1,158 @@
+"""What evaluating one visit gives: billable lines, findings, an optional trace.
+
+All records are frozen attrs classes holding plain values, so results are immutable,
+hashable, picklable and compare by value. ``Result.to_json()`` is the documented contract
+(``docs/results.md``); its key order is fixed and it holds no set or hash-ordered mapping, so
+the same pack and visit always give byte-identical JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+import attrs
+
+from otrules.eval.values import money_json
+
+__all__ = ["AppliedFix", "BillableLine", "Finding", "FixSuggestion", "Result", "TraceEntry",
+           "status_of"]
+
+Severity = Literal["error", "warning", "info"]
+Status = Literal["pass", "warn", "fail"]
+Outcome = Literal["fired", "not fired", "skipped"]
+FixKind = Literal["add_modifier", "set_units"]
+
+PACK_NOT_EFFECTIVE: Final = "pack-not-effective"
+
+
+@attrs.frozen
+class FixSuggestion:
+    """A safe correction a finding proposes for one line (0-based ``line``).
+
+    ``add_modifier`` carries ``modifier``; ``set_units`` carries ``value`` (the new units).
+    """
+
+    kind: FixKind
+    line: int
+    modifier: str | None = None
+    value: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "line": self.line, "modifier": self.modifier,
+                "value": self.value}
+
+    def describe(self) -> str:
+        if self.kind == "add_modifier":
+            return f"add modifier {self.modifier} to line {self.line + 1}"
+        return f"set the units of line {self.line + 1} to {self.value}"
+
+
+@attrs.frozen
+class Finding:
+    rule: str
+    severity: Severity
+    line: int | None  # 0-based index of the line, None for a visit or diagnosis finding
+    message: str
+    fix: FixSuggestion | None = None
+    source: str | None = None  # the rule's citation
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity, "line": self.line,
+                "message": self.message, "fix": None if self.fix is None else self.fix.to_json(),
+                "source": self.source}
+
+
+@attrs.frozen
+class BillableLine:
+    line: int  # 0-based index in the visit
+    code: str
+    units: int  # computed by the pack's unit method
+    stated_units: int | None  # as the claim states them
+    modifiers: tuple[str, ...]
+    charge: Decimal | None
+    diagnosis_pointers: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "code": self.code, "units": self.units,
+                "stated_units": self.stated_units, "modifiers": list(self.modifiers),
+                "charge": None if self.charge is None else money_json(self.charge),
+                "diagnosis_pointers": list(self.diagnosis_pointers)}
+
+
+@attrs.frozen
+class TraceEntry:
+    """How one rule went for one element (or for the whole visit).
+
+    ``element`` names it for a reader (``line 2 (97110)``, 1-based like ``line.position``);
+    ``line`` is the 0-based index as in findings. ``steps`` are the values that decided, in
+    evaluation order, each one line of text such as
+    ``when: year_total 2,540.00 > kx_threshold 2,480.00 → yes``.
+    """
+
+    rule: str
+    element: str
+    line: int | None
+    outcome: Outcome
+    reason: str
+    steps: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "element": self.element, "line": self.line,
+                "outcome": self.outcome, "reason": self.reason, "steps": list(self.steps)}
+
+    def text(self) -> str:
+        head = f"{self.rule}, {self.element}: {self.outcome} ({self.reason})"
+        return "\n".join([head, *(f"  {step}" for step in self.steps)])
+
+
+@attrs.frozen
+class AppliedFix:
+    """A fix that :meth:`Pack.fix` applied, with the rule that asked for it."""
+
+    rule: str
+    fix: FixSuggestion
+    previous_units: int | None = None  # set_units: the units the line stated before
+
+    def describe(self) -> str:
+        return f"{self.rule}: {self.fix.describe()}"
+
+
+def status_of(findings: tuple[Finding, ...]) -> Status:
+    """fail if any error, warn if any warning, else pass (info findings never count)."""
+    severities = {f.severity for f in findings}
+    if "error" in severities:
+        return "fail"
+    return "warn" if "warning" in severities else "pass"
+
+
+@attrs.frozen
+class Result:
+    visit_id: str
+    pack: str
+    pack_version: str | None
+    status: Status
+    lines: tuple[BillableLine, ...]
+    findings: tuple[Finding, ...]
+    trace: tuple[TraceEntry, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "visit_id": self.visit_id, "pack": self.pack, "pack_version": self.pack_version,
+            "status": self.status, "lines": [line.to_json() for line in self.lines],
+            "findings": [f.to_json() for f in self.findings],
+        }
+        if self.trace is not None:
+            out["trace"] = [entry.to_json() for entry in self.trace]
+        return out
+
+    def to_json_text(self, *, indent: int | None = None) -> str:
+        """The JSON as text: compact by default, non-ASCII kept as UTF-8 (``§``, ``→``)."""
+        separators = (",", ":") if indent is None else (",", ": ")
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=indent,
+                          separators=separators)
+
+    def trace_text(self) -> str:
+        """The trace as text for a person, one block per entry ("" without a trace)."""
+        return "\n".join(entry.text() for entry in self.trace or ())
