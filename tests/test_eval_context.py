@@ -220,3 +220,22 @@ def test_table_lookup_and_membership() -> None:
     assert ctx.in_table("modifiers", "59") is True
     assert ctx.in_table("modifiers", "95") is False
     assert ctx.in_table("modifiers", None) is None
+
+
+# The fast path for the common visit must give exactly the general answer.
+from hypothesis import given as _given  # noqa: E402
+from hypothesis import strategies as _st  # noqa: E402
+
+from otrules.eval.context import _fast_line_units, line_units  # noqa: E402
+from otrules.testing import visits as _visits  # noqa: E402
+
+
+@_given(_visits(), _st.sampled_from(["cms", "ama"]), _st.data())
+def test_fast_units_path_agrees_with_the_general_one(visit, method, data) -> None:  # type: ignore[no-untyped-def]
+    timed = tuple(data.draw(_st.sampled_from([True, False, None])) for _ in visit.lines)
+    fast = _fast_line_units(visit.lines, timed, method)
+    if fast is not None:
+        units, minutes = fast
+        assert units == line_units(visit.lines, timed, method)
+        assert minutes == sum(line.minutes or 0 for line, t in zip(visit.lines, timed,
+                                                                   strict=True) if t is True)

@@ -63,7 +63,8 @@ class RowValue:
 # ---------------------------------------------------------------------------- units
 
 
-def line_timed_flags(pack: CheckedPack, visit: Visit) -> tuple[bool | None, ...]:
+def line_timed_flags(pack: CheckedPack, visit: Visit,
+                     day: dt.date | None = None) -> tuple[bool | None, ...]:
     """Per line: True/False from the pack's ``timed by`` table (or the built-in code table),
     None when the table does not list the code."""
     if pack.timed_by is None:
@@ -71,11 +72,47 @@ def line_timed_flags(pack: CheckedPack, visit: Visit) -> tuple[bool | None, ...]
     table_name, column = pack.timed_by
     table = pack.tables[table_name]
     col = table.column_index(column)
+    day = visit.date_of_service if day is None else day
     flags: list[bool | None] = []
     for line in visit.lines:
-        row = table.find(line.code, visit.date_of_service)
+        row = table.find(line.code, day)
         flags.append(None if row is None else row[col])
     return tuple(flags)
+
+
+def _fast_line_units(lines: Sequence[Line], timed: Sequence[bool | None],
+                     method: str) -> tuple[tuple[int, ...], int] | None:
+    """(units per line, timed minutes) for the common visit — every timed code on one line and
+    no tie at the CMS cut-off — without the general machinery; None when that does not apply.
+    The general path (:func:`line_units`) gives the same answer; a test checks it."""
+    units = [1] * len(lines)
+    entries: list[tuple[int, int, str]] = []
+    seen: set[str] = set()
+    total = 0
+    for i, line in enumerate(lines):
+        if timed[i] is True:
+            if line.code in seen:
+                return None
+            seen.add(line.code)
+            m = line.minutes or 0
+            total += m
+            entries.append((i, m, line.code))
+    if method == "ama":
+        for i, m, _ in entries:
+            units[i] = (m + 7) // UNIT_MINUTES
+        return tuple(units), total
+    extra = (total + 7) // UNIT_MINUTES
+    for i, m, _ in entries:
+        units[i] = m // UNIT_MINUTES
+        extra -= units[i]
+    if extra:
+        ranked = sorted(entries, key=lambda e: (-(e[1] % UNIT_MINUTES), -e[1], e[2]))
+        if extra < len(ranked) and \
+                ranked[extra][1] % UNIT_MINUTES == ranked[extra - 1][1] % UNIT_MINUTES:
+            return None  # a tie at the cut-off: the claim's choice decides (general path)
+        for i, _, _ in ranked[:extra]:
+            units[i] += 1
+    return tuple(units), total
 
 
 def _timed_minutes_by_code(
@@ -217,17 +254,26 @@ class EvalContext:
         # The day rules, parameters and table rows are selected for: the date of service,
         # unless the caller evaluates the pack as of another date.
         self.day = visit.date_of_service if as_of is None else as_of
-        timed = line_timed_flags(pack, visit)
-        units = line_units(visit.lines, timed, pack.unit_method)
+        timed = line_timed_flags(pack, visit, self.day)
+        fast = _fast_line_units(visit.lines, timed, pack.unit_method)
+        if fast is None:
+            units = line_units(visit.lines, timed, pack.unit_method)
+            self.timed_minutes = sum(_timed_minutes_by_code(visit.lines, timed).values())
+        else:
+            units, self.timed_minutes = fast
         self.lines = tuple(
             LineValue(i, line, units[i], timed[i]) for i, line in enumerate(visit.lines))
-        self.timed_minutes = sum(_timed_minutes_by_code(visit.lines, timed).values())
         self._stated_units_valid: bool | None = None
         self._parameters: dict[str, Any] = {}
         self.trace = [] if trace else None
 
     @property
     def stated_units_valid(self) -> bool:
+        if self._stated_units_valid is None and all(
+                lv.line.units is None or lv.line.units == lv.computed_units
+                for lv in self.lines if lv.timed is True):
+            # Computed units are a valid allocation; a claim that states exactly them is too.
+            self._stated_units_valid = True
         if self._stated_units_valid is None:
             timed = [lv.timed for lv in self.lines]
             self._stated_units_valid = stated_units_valid(
