@@ -242,6 +242,9 @@ class RuleTypes:
         self._taint = inf.taint
         self.env: Mapping[str, str] = env
         self._env_taint: Mapping[str, int] = taints
+        # Placeholders are typed once per rule; the cache only ever gains the same answers,
+        # so sharing it between threads is safe.
+        self._paths: dict[tuple[str, ...], tuple[str, int]] = {}
 
     def of(self, node: A.Expr) -> str:
         return self._types.get(id(node), "unknown")
@@ -254,6 +257,12 @@ class RuleTypes:
 
     def path(self, path: tuple[str, ...]) -> tuple[str, int]:
         """(type, sensitivity) of a message placeholder such as ``line.code``."""
+        known = self._paths.get(path)
+        if known is None:
+            known = self._paths[path] = self._path(path)
+        return known
+
+    def _path(self, path: tuple[str, ...]) -> tuple[str, int]:
         inf = _Inferrer(self._pack)
         kind, taint = inf.name(path[0], self.env, self._env_taint)
         for name in path[1:]:

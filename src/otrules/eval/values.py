@@ -75,6 +75,11 @@ _CENT: Final = Decimal("0.01")
 _local = threading.local()
 
 
+def decimal_context() -> Context:
+    """This thread's context for exact decimal arithmetic (shared by every back end)."""
+    return _context()
+
+
 def _context() -> Context:
     # Context objects record flags as they compute, so each thread gets its own.
     ctx: Context | None = getattr(_local, "context", None)
