@@ -64,7 +64,9 @@ _PAIR_TABLE = "ptp"  # key first : code, key second : code, column indicator : n
 _MOD_TABLE = "mods"
 _PHI = re.compile(r"patient\.(birth_date|age|id)\b")
 
-_TEXT_CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\r\n")
+# A valid pack is text: no NUL byte (the loader refuses such a file) and no line break inside
+# a quoted text.
+_TEXT_CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00")
 
 
 # ============================================================================ layout
