@@ -22,7 +22,7 @@ from test_cli_main import REPO
 DOC = REPO / "docs" / "cli.md"
 _BLOCK = re.compile(r"<!-- (?:file: (?P<file>\S+)|example(?::\s*exit (?P<exit>\d+))?) -->\n"
                     r"```[a-z]*\n(?P<body>.*?)```", re.DOTALL)
-COMMANDS = ("packs", "check", "fmt", "eval", "explain", "fix", "test", "diff")
+COMMANDS = ("packs", "check", "fmt", "eval", "explain", "fix", "test", "diff", "compile")
 
 
 @attrs.frozen

@@ -17,6 +17,7 @@ import click
 from otrules import __version__
 from otrules.cli._common import INTERNAL, Console
 from otrules.cli.cmd_check import check_command
+from otrules.cli.cmd_compile import compile_command
 from otrules.cli.cmd_diff import diff_command
 from otrules.cli.cmd_eval import eval_command
 from otrules.cli.cmd_explain import explain_command
@@ -45,7 +46,7 @@ def cli(ctx: click.Context, color: str) -> None:
 
 
 for _command in (check_command, fmt_command, eval_command, explain_command, fix_command,
-                 test_command, diff_command, packs_command):
+                 test_command, diff_command, packs_command, compile_command):
     cli.add_command(_command)
 
 

@@ -712,5 +712,25 @@ class CompiledBackend:
             raise evaluation_error(exc, ctx, program.rule_at(exc.__traceback__)) from exc
         return out
 
+    def plan(self) -> list[str]:
+        """A readable plan: per rule, its generated lines, where it is declared, and the
+        codes a visit must bill for the rule to run (its guard)."""
+        out = [f"pack {self.pack.name} {self.pack.version or ''}".rstrip(),
+               f"generated module {self._program.filename}: {len(self.source.splitlines())} "
+               "lines, one function `_run`"]
+        for (first, last, rule_id), (_, _, span), info in zip(
+                self._program.line_ranges, self.rule_map, self.pack.rules, strict=True):
+            guard = _code_guard(self.pack, info.rule)
+            where = f"{span.file}:{span.line}" if span is not None else "?"
+            runs = "every visit" if guard is None else (
+                f"visits billing one of {len(guard)} code(s): "
+                + ", ".join(sorted(map(str, guard))[:8]) + (" …" if len(guard) > 8 else ""))
+            effective = info.rule.effective
+            dates = "" if effective is None else (
+                f"; only {effective.start.isoformat()} to {effective.end.isoformat()}")
+            out.append(f"rule {rule_id} ({info.rule.severity}, from {info.pack} at {where}): "
+                       f"generated lines {first}-{last}; runs for {runs}{dates}")
+        return out
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (CompiledBackend, (self.pack,))
