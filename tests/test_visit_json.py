@@ -281,7 +281,8 @@ PROBLEM_CASES = [
     ("no such day", _set("date_of_service", value="2026-02-30"),
      [f'date_of_service: {DATE}, got "2026-02-30"']),
     ("US date", _set("patient", "birth_date", value="05/09/2016"),
-     [f'patient.birth_date: {DATE}, got "05/09/2016"']),
+     # a birth date is protected health information: the problem says what, not the value
+     [f"patient.birth_date: {DATE}, got a text of 10 characters"]),
     ("basic ISO date", _set("claim_submitted_on", value="20260309"),
      [f'claim_submitted_on: {DATE}, got "20260309"']),
     ("reversed window", _set("authorization", "valid_to", value="2026-01-09"),

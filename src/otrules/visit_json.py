@@ -83,8 +83,22 @@ class _Problems:
         self.items.append(Problem(path, message))
 
     def bad(self, path: str, message: str, value: Any) -> Any:
-        self.add(path, f"{message}, got {_describe(value)}")
+        if path in _PHI_PATHS:  # protected health information: say what is wrong, not the value
+            self.add(path, f"{message}, got {_kind(value)}")
+        else:
+            self.add(path, f"{message}, got {_describe(value)}")
         return _BAD
+
+
+# Fields whose value must never be echoed back in a problem (a log would then hold PHI).
+_PHI_PATHS = frozenset({"patient.id", "patient.birth_date"})
+
+
+def _kind(value: Any) -> str:
+    """What a value is, without its content."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def _clip(text: str) -> str:

@@ -24,6 +24,7 @@ from otrules.lang import checkcodes as C
 from otrules.lang import errorcodes as EC
 from otrules.lang.checked import CheckedPack
 from otrules.lang.checker import CheckResult, check_merged, load_tables
+from otrules.lang.csv_tables import UNSAFE_PATH
 from otrules.lang.merge import Merged, PackSource, merge
 from otrules.lang.parser import DEFAULT_LIMITS, Limits, parse_source
 from otrules.lang.suggest import did_you_mean
@@ -189,9 +190,17 @@ class _Build:
             return None
         try:
             files = sorted(p for p in folder.iterdir() if p.suffix == ".otr" and p.is_file())
+            inside = folder.resolve()
+            leaving = [p for p in files if not p.resolve().is_relative_to(inside)]
         except OSError as exc:
             self.error(C.CANNOT_READ, f"cannot list the pack folder '{shown}': "
                        f"{exc.strerror or exc}", where)
+            return None
+        for link in leaving:  # a pack reads only files inside its own folder
+            self.error(UNSAFE_PATH, f"'{link.name}' is a link that leads out of the pack "
+                       f"folder '{shown}'", Span.point(str(link), 1, 1),
+                       "copy the file into the pack folder instead of linking to it")
+        if leaving:
             return None
         if not files:
             self.error(C.CANNOT_READ, f"the pack folder '{shown}' holds no .otr file", where,
