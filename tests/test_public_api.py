@@ -2,8 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import otrules
+
+EXAMPLES = Path(otrules.__file__).parent / "data" / "example-visits.jsonl"
 
 EXPECTED = {
     "AppliedFix", "BillableLine", "Diagnostic", "EvaluationError", "Finding", "FixSuggestion",
@@ -44,3 +47,14 @@ def test_load_pack_evaluates_a_visit() -> None:
     result = pack.evaluate(visit)
     assert [(line.code, line.units) for line in result.lines] == [("97530", 2)]
     assert result.status == "pass"
+
+
+def test_load_pack_through_the_cache_and_evaluate_on_two_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = otrules.load_pack("medicare-ot", cache=True, cache_dir=tmp_path / "cache")
+    second = otrules.load_pack("medicare-ot", cache=True, cache_dir=tmp_path / "cache")
+    assert any((tmp_path / "cache").iterdir())  # an entry was written and then served
+    records = list(otrules.read_visits(EXAMPLES)) * 3
+    serial = [r.to_json() for r in first.evaluate_many(records)]
+    parallel = [r.to_json() for r in second.evaluate_many(records, workers=2)]
+    assert parallel == serial
+    assert [r["visit_id"] for r in parallel] == [rec.visit.id for rec in records]

@@ -20,14 +20,24 @@ BackendName = Literal["compiled", "interpreter"]
 
 
 def load_pack(path_or_name: str | os.PathLike[str], *,
-              backend: BackendName = "compiled") -> Pack:
+              backend: BackendName = "compiled", cache: bool = False,
+              cache_dir: str | os.PathLike[str] | None = None) -> Pack:
     """Load, check and compile a rule pack.
 
     ``path_or_name`` is a bundled pack's name (``"medicare-ot"``), a pack folder, or the
     pack's main ``.otr`` file. Raises :class:`otrules.PackError` (with every diagnostic) when
     the pack has errors. ``backend="interpreter"`` selects the reference interpreter, which is
     slower but is the oracle the compiled back end is tested against.
+
+    ``cache=True`` keeps the checked pack in an on-disk cache (``cache_dir``, default
+    ``$OTRULES_CACHE_DIR`` or ``~/.cache/otrules``), so that loading a pack whose files have
+    not changed skips parsing and checking; entries are authenticated and never trusted when
+    another user could have written them (see :mod:`otrules.cache`).
     """
+    if cache:
+        from otrules.cache import load_cached
+
+        return load_cached(path_or_name, cache_dir=cache_dir, backend=backend)
     checked = load_checked_pack(path_or_name)
     if backend == "compiled":
         return Pack(checked, CompiledBackend(checked))

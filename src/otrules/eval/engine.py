@@ -130,14 +130,24 @@ class Pack:
                                pack=self.name, visit_id=visit.id)
 
     def evaluate_many(
-        self, visits: Iterable[Visit | VisitRecord], *, trace: bool = False
+        self, visits: Iterable[Visit | VisitRecord], *, trace: bool = False,
+        workers: int | None = None,
     ) -> Iterator[Result | VisitError]:
         """Stream results as visits come in (a generator: nothing is read ahead or held).
 
         A :class:`VisitRecord` from :func:`otrules.visit_json.read_visits` that failed
         validation comes out as its VisitError, in its place, and evaluation carries on. An
         EvaluationError is raised, not yielded: it is a bug, not a bad record.
+
+        ``workers`` > 1 spreads the work over that many processes (the pack is sent once to
+        each), keeping input order and streaming; see :mod:`otrules.parallel`.
         """
+        if workers is not None and workers > 1:
+            from otrules.parallel import evaluate_many_parallel  # processes: only when asked
+
+            yield from evaluate_many_parallel(  # type: ignore[misc]
+                self, visits, workers=workers, trace=trace)
+            return
         for item in visits:
             if isinstance(item, VisitRecord):
                 if item.error is not None:
