@@ -105,11 +105,13 @@ def test_help_lists_every_subcommand() -> None:
     assert ran.code == 0
     commands = [line.split()[0] for line in ran.out.split("Commands:")[1].splitlines()
                 if line.strip()]
-    assert commands == ["check", "diff", "eval", "explain", "fix", "fmt", "packs", "test"]
+    assert commands == ["check", "compile", "diff", "eval", "explain", "fix", "fmt", "packs",
+                        "test"]
 
 
 def test_every_subcommand_has_help() -> None:
-    for command in ("check", "diff", "eval", "explain", "fix", "fmt", "packs", "test"):
+    for command in ("check", "compile", "diff", "eval", "explain", "fix", "fmt", "packs",
+                    "test"):
         ran = run(command, "--help")
         assert ran.code == 0, command
         assert ran.out.startswith(f"Usage: otrules {command} "), command
@@ -167,5 +169,5 @@ def test_python_dash_m_otrules_cli_is_the_console_script_entry_point() -> None:
     from otrules.cli import cli, main
 
     assert callable(main)
-    assert sorted(cli.commands) == ["check", "diff", "eval", "explain", "fix", "fmt", "packs",
-                                    "test"]
+    assert sorted(cli.commands) == ["check", "compile", "diff", "eval", "explain", "fix", "fmt",
+                                    "packs", "test"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 from decimal import Decimal
 from typing import Literal as TLiteral
-from typing import Union
 
 import attrs
 
@@ -39,7 +38,7 @@ LiteralKind = TLiteral[
     "number", "minutes", "days", "months", "money", "date", "text", "code", "flag", "word",
     "none",
 ]
-LiteralValue = Union[int, Decimal, str, bool, _dt.date, Months, None]
+LiteralValue = int | Decimal | str | bool | _dt.date | Months | None
 
 
 # ---------------------------------------------------------------------------- expressions
@@ -173,10 +172,10 @@ class Aggregate:
     span: Span | None = _span()
 
 
-Expr = Union[
-    Literal, Name, Attribute, Lookup, Binary, Unary, InTable, InList, Has, Matches, IsMissing,
-    IfElse, Call, Aggregate,
-]
+Expr = (
+    Literal | Name | Attribute | Lookup | Binary | Unary | InTable | InList | Has | Matches
+    | IsMissing | IfElse | Call | Aggregate
+)
 EXPR_NODES: tuple[type, ...] = (
     Literal, Name, Attribute, Lookup, Binary, Unary, InTable, InList, Has, Matches, IsMissing,
     IfElse, Call, Aggregate,
@@ -356,7 +355,7 @@ class Disable:
     target_span: Span | None = _span()
 
 
-Decl = Union[PackHeader, UnitsDecl, Parameter, Table, Rule, Disable]
+Decl = PackHeader | UnitsDecl | Parameter | Table | Rule | Disable
 DECL_NODES: tuple[type, ...] = (PackHeader, UnitsDecl, Parameter, Table, Rule, Disable)
 
 
