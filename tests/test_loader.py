@@ -118,7 +118,7 @@ def test_a_10_mb_file_is_refused_by_size_without_parsing(tmp_path: Path) -> None
     (d,) = check_pack(tmp_path)
     assert (d.code, d.message) == (
         "E006", f"the pack source is {len(HEADER) + 10 * 1024 * 1024:,} bytes, over the limit "
-        "of 10,000,000 bytes")
+        "of 2,000,000 bytes")
     big = HEADER + "#" * (10 * 1024 * 1024)
     assert codes_of(check_source(big, "big.otr")) == ["E006"]  # the parser's own check
 

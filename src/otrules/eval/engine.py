@@ -31,6 +31,7 @@ from otrules.eval.result import (
 )
 from otrules.eval.runtime import evaluation_error
 from otrules.lang.checked import CheckedPack
+from otrules.limits import check_visit
 from otrules.model import MAX_MODIFIERS, Line, Visit
 from otrules.visit_json import VisitRecord, dump_visit, load_visit
 
@@ -108,6 +109,7 @@ class Pack:
         visit's own ``date_of_service`` is unchanged). Golden cases use it to pin a date.
         """
         _require_visit(visit)
+        check_visit(visit)  # a Visit built in code skips load_visit's limits: check them here
         backend = self.backend
         if trace and not backend.supports_trace:
             backend = InterpreterBackend(self.checked)

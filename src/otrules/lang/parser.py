@@ -31,7 +31,9 @@ from otrules.resources import grammar_dir
 class Limits:
     """Resource limits of the front end; defaults suit any real pack."""
 
-    max_source_bytes: int = 10_000_000
+    # 2 MB: ten times a 2,000-rule pack; a larger file is refused before Lark spends a
+    # minute on it.
+    max_source_bytes: int = 2_000_000
     max_depth: int = 200
 
 
