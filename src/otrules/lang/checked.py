@@ -56,6 +56,15 @@ class TableData:
     origin: str = "inline"  # the CSV path (relative to the pack folder) or "inline"
     digest: str = ""  # sha256 of the CSV file's bytes, or of the inline rows' text
     span: Span | None = None
+    # Positions of the validity columns, found once: `find` runs for every lookup.
+    _from_col: int | None = attrs.field(init=False, default=None, repr=False)
+    _until_col: int | None = attrs.field(init=False, default=None, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.valid_from is not None:
+            object.__setattr__(self, "_from_col", self.column_index(self.valid_from))
+        if self.valid_until is not None:
+            object.__setattr__(self, "_until_col", self.column_index(self.valid_until))
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -68,12 +77,12 @@ class TableData:
         raise KeyError(name)
 
     def in_force(self, row: tuple[Any, ...], day: dt.date) -> bool:
-        if self.valid_from is not None:
-            start = row[self.column_index(self.valid_from)]
+        if self._from_col is not None:
+            start = row[self._from_col]
             if start is not None and day < start:
                 return False
-        if self.valid_until is not None:
-            end = row[self.column_index(self.valid_until)]
+        if self._until_col is not None:
+            end = row[self._until_col]
             if end is not None and day >= end:
                 return False
         return True

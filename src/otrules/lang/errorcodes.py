@@ -1,7 +1,8 @@
 """Every diagnostic code a pack author can meet, with a short title and an explanation.
 
-Each code is documented (``docs/language/errors.md`` is generated from this table and tested
-against it), and every code is exercised by a test through real pack text.
+Each code is documented in ``docs/language/errors.md`` (written by hand; a test checks that
+the page and this table list the same codes and that each example produces its code), and
+every code is exercised by a test through real pack text.
 """
 
 from __future__ import annotations
