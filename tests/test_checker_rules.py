@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from checker_support import PRELUDE, RULES_LINE, brief, check, one, rule
+from pathlib import Path
+
+from checker_support import PRELUDE, RULES_LINE, brief, check, one, rule, write_pack
+from otrules.lang.loader import check_pack
 
 R = RULES_LINE
 OK = 'say "x"\nsource "s"'
@@ -119,9 +122,110 @@ def test_placeholders_must_not_show_the_patients_identity() -> None:
 def test_a_clause_given_twice() -> None:
     diags = check(rule(f'when claim_type = "a"\nwhen claim_type = "b"\n{OK}\nsay "y"'))
     assert [(d.code, d.message, d.span.line, d.span.column, d.help) for d in diags] == [
-        ("E042", "`when` is given twice in rule 'r'", R + 2, 8,
+        ("E042", "`when` is given twice in rule 'r'", R + 2, 3,
          "join the conditions with `and`"),
-        ("E042", "`say` is given twice in rule 'r'", R + 5, 7, "keep one"),
+        ("E042", "`say` is given twice in rule 'r'", R + 5, 3, "keep one"),
+    ]
+    # The span is the whole repeated clause, from its keyword to its end.
+    assert [(d.span.end_line, d.span.end_column) for d in diags] == [(R + 2, 24), (R + 5, 10)]
+
+
+def test_every_clause_of_a_rule_given_twice_is_reported_at_its_repeat() -> None:
+    diags = check(rule('about "a"\nsource "s"\nabout "b"\n'
+                       'effective 2026-01-01 to 2026-12-31\neffective 2026-01-01 to 2026-06-30\n'
+                       'for each line\nfor each line as other\nwhen line lacks GO\nsay "x"\n'
+                       'fix add modifier GO\nfix add modifier KX\nsource "t"\nabout "c"'))
+    assert [(d.code, d.message, d.span.line, d.span.column, d.help) for d in diags] == [
+        ("E042", "`about` is given twice in rule 'r'", R + 3, 3, "keep one"),
+        ("E042", "`effective` is given twice in rule 'r'", R + 5, 3, "keep one"),
+        ("E042", "`for each` is given twice in rule 'r'", R + 7, 3, "a rule iterates once"),
+        ("E042", "`fix` is given twice in rule 'r'", R + 11, 3, "keep one"),
+        ("E042", "`source` is given twice in rule 'r'", R + 12, 3, "keep one"),
+        ("E042", "`about` is given twice in rule 'r'", R + 13, 3, "keep one"),
+    ]
+
+
+HEADER_TWICE = """\
+pack t
+  version 2026.1
+  payer medicare
+  effective 2026-01-01 to 2026-12-31
+  about "first"
+  version "2026.2"
+  payer medicaid
+  effective 2025-01-01 to 2025-12-31
+  about "second"
+
+"""
+
+
+def test_header_clauses_given_twice() -> None:
+    tables = PRELUDE.split("\n\n", 1)[1]
+    diags = check(rule(f"when claim_type = \"a\"\n{OK}"), HEADER_TWICE + tables)
+    assert [(d.code, d.message, d.span.line, d.span.column, d.help) for d in diags] == [
+        ("E042", "`version` is given twice in the header of pack 't'", 6, 3, "keep one"),
+        ("E042", "`payer` is given twice in the header of pack 't'", 7, 3,
+         "list every payer in one clause: `payer medicare, medicaid`"),
+        ("E042", "`effective` is given twice in the header of pack 't'", 8, 3, "keep one"),
+        ("E042", "`about` is given twice in the header of pack 't'", 9, 3, "keep one"),
+    ]
+
+
+def test_the_first_of_a_repeated_header_clause_is_the_one_in_force() -> None:
+    from otrules.lang.parser import parse_source
+
+    header = parse_source(HEADER_TWICE)[0].decls[0]
+    assert (header.version, header.payers, header.about) == ("2026.1", ("medicare",), "first")
+    assert [(r.keyword, r.value) for r in header.repeated][:2] == [
+        ("version", "2026.2"), ("payer", ("medicaid",))]
+
+
+def test_extends_given_twice(tmp_path: Path) -> None:
+    folder = write_pack(tmp_path, {"pack.otr": (
+        "pack t\n  effective 2026-01-01 to 2026-12-31\n  extends medicare-ot\n"
+        "  extends medicare-ot\n")})
+    diags = check_pack(folder)
+    assert [(d.code, d.message, d.span.line, d.span.column) for d in diags] == [
+        ("E042", "`extends` is given twice in the header of pack 't'", 4, 3)]
+
+
+def test_table_clauses_given_twice() -> None:
+    diags = check("table dated\n"
+                  "  key code : code\n"
+                  "  column starts : date\n"
+                  "  column ends : optional date\n"
+                  "  source \"a\"\n"
+                  "  valid from starts until ends\n"
+                  "  row 97110, 2026-01-01, none\n"
+                  "  valid from starts until ends\n"
+                  "  source \"b\"\n\n"
+                  + rule(f"when claim_type = \"a\" and 97110 in dated\n{OK}"))
+    assert [(d.code, d.message, d.span.line, d.span.column, d.help) for d in diags] == [
+        ("E042", "`valid` is given twice in table 'dated'", R + 7, 3, "keep one"),
+        ("E042", "`source` is given twice in table 'dated'", R + 8, 3, "keep one"),
+    ]
+
+
+def test_two_keys_are_a_composite_key_not_a_repeat() -> None:
+    # `ptp` of the prelude has two `key` clauses; two `column`s of one name are E051.
+    assert check(rule(f"when claim_type = \"a\"\n{OK}")) == []
+    diags = check("table extra\n  key code : code\n  column note : text\n"
+                  "  column note : text\n  row 97110, \"a\", \"b\"\n\n"
+                  + rule(f"when 97110 in extra\n{OK}"))
+    assert brief(diags) == [
+        ("E051", "column 'note' is declared twice (first at line 28)", R + 3, 3)]
+
+
+def test_parameter_clauses_given_twice_in_any_order() -> None:
+    diags = check("parameter p : number = 1\n"
+                  "  source \"s\"\n"
+                  "  about \"a\"\n"
+                  "  source \"t\"\n"
+                  "  about \"b\"\n\n"
+                  + rule(f"when p > 0\n{OK}"))
+    assert [(d.code, d.message, d.span.line, d.span.column, d.help) for d in diags] == [
+        ("E042", "`source` is given twice in parameter 'p'", R + 3, 3, "keep one"),
+        ("E042", "`about` is given twice in parameter 'p'", R + 4, 3, "keep one"),
     ]
 
 

@@ -150,6 +150,38 @@ def test_too_deep_input_is_a_pack_error_not_a_crash() -> None:
     assert [d.code for d in info.value.diagnostics] == ["E007"]
 
 
+def test_the_formatter_reads_the_text_only_through_the_parser(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every clause has a span, so the formatter needs no Lark tree of its own: it reads the
+    # text exactly as often as the parser does (on its own; the self-check parses once more).
+    import lark
+
+    calls: list[str] = []
+    original = lark.Lark.parse
+
+    def counting(self: lark.Lark, text: str, *args: object, **kwargs: object) -> object:
+        calls.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(lark.Lark, "parse", counting)
+    text = (FIXTURES / "repeated.before.otr").read_text(encoding="utf-8")
+    parse_source(text)
+    by_parser = len(calls)
+    calls.clear()
+    format_source(text, verify=False)
+    assert len(calls) == by_parser
+    assert not [v for v in vars(F).values() if getattr(v, "__name__", "").startswith("lark")]
+
+
+def test_verify_refuses_output_that_loses_a_repeated_clause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    text = 'parameter p : number = 1\n  about "a"\n  about "b"\n'
+    monkeypatch.setattr(F, "_once", lambda decl, keyword, value, span, printer: F._each(
+        [] if value is None else [(printer(value), span)]))
+    with pytest.raises(InternalError, match="does not mean what the input meant"):
+        format_source(text)
+
+
 def test_verify_refuses_output_that_changes_the_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_parentheses(node: A.Binary, tail: bool) -> str:
         return f"{F._expr(node.left, 0)} {node.op} {F._expr(node.right, 0)}"

@@ -124,9 +124,12 @@ def test_a_10_mb_file_is_refused_by_size_without_parsing(tmp_path: Path) -> None
 
 
 def test_an_expression_nested_10000_deep() -> None:
-    # Parentheses build no node: 10,000 of them around one value are just that value.
+    # Parentheses build no node, but they count toward the limit through the parse stack.
     deep = "(" * 10_000 + "line.units" + ")" * 10_000
-    assert check_source(HEADER + f'rule r : info\n  for each line\n  when {deep} > 1\n'
+    assert codes_of(check_source(HEADER + f'rule r : info\n  for each line\n  when {deep} > 1\n'
+                                 '  say "x"\n  source "s"\n')) == ["E007"]
+    shallow = "(" * 100 + "line.units" + ")" * 100
+    assert check_source(HEADER + f'rule r : info\n  for each line\n  when {shallow} > 1\n'
                         '  say "x"\n  source "s"\n') == []
     nots = "not " * 10_000 + "yes"
     assert codes_of(check_source(HEADER + f'rule r : info\n  when {nots}\n  say "x"\n'

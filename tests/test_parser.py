@@ -164,7 +164,32 @@ def test_lets_keep_their_side_of_for_each_and_repeats_are_recorded() -> None:
     assert isinstance(rule, A.Rule)
     assert [x.name for x in rule.lets_before] == ["a"]
     assert [x.name for x in rule.lets_after] == ["b"]
-    assert [name for name, _ in rule.repeated] == ["when"]
+    assert [(r.keyword, r.value) for r in rule.repeated] == [("when", A.Literal("flag", False,
+                                                                               "no"))]
+    assert rule.when == A.Literal("flag", True, "yes")
+
+
+def _decl(text: str) -> A.Decl:
+    pack, diags = parse_source(text)
+    assert diags == []
+    return pack.decls[0]
+
+
+def test_repeats_are_part_of_the_ast_keyword_by_keyword() -> None:
+    one = _decl('rule r : info\n  when a\n  about "x"\n  when b\n  about "y"\n')
+    # Clauses of different kinds may move past each other (the formatter does)...
+    assert one == _decl('rule r : info\n  about "x"\n  about "y"\n  when a\n  when b\n')
+    # ...but a repeat lost, changed or swapped with its first is a different declaration.
+    assert one != _decl('rule r : info\n  when a\n  about "x"\n  about "y"\n')
+    assert one != _decl('rule r : info\n  when a\n  about "x"\n  when c\n  about "y"\n')
+    assert one != _decl('rule r : info\n  when b\n  about "x"\n  when a\n  about "y"\n')
+
+
+def test_parameter_clauses_come_in_any_order_and_may_repeat() -> None:
+    param = _decl('parameter p : number = 1 source "s" about "a"\n  about "b"\n')
+    assert isinstance(param, A.Parameter)
+    assert (param.about, param.source) == ("a", "s")
+    assert [(r.keyword, r.value) for r in param.repeated] == [("about", "b")]
 
 
 # ---------------------------------------------------------------- diagnostics

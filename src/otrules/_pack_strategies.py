@@ -503,11 +503,14 @@ def _parameter(draw: st.DrawFn, gen: _Gen, start: dt.date, end: dt.date) -> tupl
         for i, lo in enumerate(bounds):
             hi = bounds[i + 1] - dt.timedelta(days=1) if i + 1 < len(bounds) else end
             clauses.append(f"from {lo.isoformat()} to {hi.isoformat()} = {gen.literal(ty)}")
+    notes = []
     if draw(st.booleans()):
-        clauses.append("about " + _q(gen.lay, draw(st.text(_TEXT_CHARS, max_size=20))))
+        notes.append("about " + _q(gen.lay, draw(st.text(_TEXT_CHARS, max_size=20))))
     if draw(st.booleans()):
-        clauses.append("source " + _q(gen.lay, draw(st.text(_TEXT_CHARS, max_size=20))))
-    return name, ty, _Decl(head, tuple(clauses))
+        notes.append("source " + _q(gen.lay, draw(st.text(_TEXT_CHARS, max_size=20))))
+    if not gen.lay.canonical:  # `about` and `source` come in either order
+        notes = draw(st.permutations(notes))
+    return name, ty, _Decl(head, (*clauses, *notes))
 
 
 def _tables(draw: st.DrawFn, lay: _Layout, codes: tuple[str, ...],

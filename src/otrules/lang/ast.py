@@ -1,15 +1,21 @@
 """The rule-pack AST: frozen, slotted attrs records with source spans.
 
 Spans are excluded from equality and hashing, so two parses of differently formatted text
-compare equal. Every node type is listed in ``EXPR_NODES`` / ``DECL_NODES``; each pass
-(checker, interpreter, compiler, formatter) dispatches through a table keyed by node type, and
-a test checks that every pass handles every node.
+compare equal. Expression nodes cache their hash: the checker keys its facts by expression
+(the same `line.code` in two conditions is one subject), and a deep hash per lookup would
+walk the whole subtree every time. Every clause of a declaration has a span of its own, from its keyword to its
+last token, so that diagnostics and the formatter never need to read the text again.
+
+Every node type is listed in ``EXPR_NODES`` / ``DECL_NODES``; each pass (checker, interpreter,
+compiler, formatter) dispatches through a table keyed by node type, and a test checks that
+every pass handles every node.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
+from typing import Any
 from typing import Literal as TLiteral
 
 import attrs
@@ -44,7 +50,7 @@ LiteralValue = int | Decimal | str | bool | _dt.date | Months | None
 # ---------------------------------------------------------------------------- expressions
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Literal:
     """A literal value. ``kind`` is its lexical kind; ``text`` is the source text (so that
     ``59`` can still become the modifier ``59`` when a table column says so)."""
@@ -55,20 +61,20 @@ class Literal:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Name:
     name: str
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Attribute:
     obj: Expr
     name: str
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Lookup:
     """``table[key, ...]``: the row of ``table`` in force on the date of service, or missing."""
 
@@ -80,7 +86,7 @@ class Lookup:
 BinaryOp = TLiteral["+", "-", "*", "/", "//", "%", "=", "!=", "<", "<=", ">", ">=", "and", "or"]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Binary:
     op: BinaryOp
     left: Expr
@@ -88,14 +94,14 @@ class Binary:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Unary:
     op: TLiteral["not", "-"]
     operand: Expr
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class InTable:
     """``x in table`` / ``x not in table``: membership among the table's keys in force."""
 
@@ -105,7 +111,7 @@ class InTable:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class InList:
     subject: Expr
     items: tuple[Expr, ...]
@@ -113,7 +119,7 @@ class InList:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Has:
     """``line has GO`` / ``lacks any of (...)`` / ``has more than one of (...)``."""
 
@@ -124,7 +130,7 @@ class Has:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Matches:
     """``diagnosis matches F90.*, F84.0``: ICD-10 code patterns (``*`` = any continuation)."""
 
@@ -133,14 +139,14 @@ class Matches:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class IsMissing:
     subject: Expr
     negated: bool  # True for ``is present``
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class IfElse:
     condition: Expr
     then: Expr
@@ -148,7 +154,7 @@ class IfElse:
     span: Span | None = _span()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Call:
     function: str
     args: tuple[Expr, ...]
@@ -158,7 +164,7 @@ class Call:
 Collection = TLiteral["lines", "diagnoses"]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Aggregate:
     """``count of lines where …``, ``sum of X over lines where …``, ``any line where …``,
     ``no diagnosis where …``. ``var`` is the name bound to each element (``line`` or
@@ -207,6 +213,30 @@ class Template:
 
 
 @attrs.frozen
+class Repeat:
+    """A clause given again in a declaration that takes it once (``when`` twice in a rule,
+    ``version`` twice in a pack header). The declaration's own field holds the first one; each
+    later one is kept here, in source order, so that the checker reports it (E042) and the
+    formatter prints it. ``value`` is what the declaration's field would hold for this clause
+    (a text, a tuple of payers, a DateRange, an Expr, a Template, a Fix, a ForEach, or a
+    ``(from, until)`` pair for a table's ``valid``); ``span`` covers the whole clause."""
+
+    keyword: str
+    value: Any
+    span: Span | None = _span()
+
+
+def _by_keyword(repeats: tuple[Repeat, ...]) -> tuple[Repeat, ...]:
+    return tuple(sorted(repeats, key=lambda r: r.keyword))
+
+
+def _repeats() -> Any:
+    # Repeats are compared (formatted text must keep every one), keyword by keyword in source
+    # order: the canonical layout moves clauses of different kinds past each other.
+    return attrs.field(default=(), eq=_by_keyword)
+
+
+@attrs.frozen
 class DateRange:
     start: _dt.date
     end: _dt.date  # inclusive
@@ -225,9 +255,17 @@ class PackHeader:
     effective: DateRange | None
     extends: str | None
     about: str | None
+    repeated: tuple[Repeat, ...] = _repeats()
     span: Span | None = _span()
     name_span: Span | None = _span()
-    extends_span: Span | None = _span()
+    extends_span: Span | None = _span()  # the base pack's name
+    # The head (`pack NAME "title"`) and each clause, from its keyword to its end; the
+    # effective clause's span is ``effective.span``.
+    head_span: Span | None = _span()
+    version_span: Span | None = _span()
+    payer_span: Span | None = _span()
+    extends_clause_span: Span | None = _span()
+    about_span: Span | None = _span()
 
 
 @attrs.frozen
@@ -261,8 +299,13 @@ class Parameter:
     about: str | None
     source: str | None
     override: bool
+    repeated: tuple[Repeat, ...] = _repeats()
     span: Span | None = _span()
     name_span: Span | None = _span()
+    # The head (`parameter NAME : TYPE = VALUE`) and each clause; periods have their own.
+    head_span: Span | None = _span()
+    about_span: Span | None = _span()
+    source_span: Span | None = _span()
 
 
 @attrs.frozen
@@ -292,10 +335,15 @@ class Table:
     rows: tuple[Row, ...]
     source: str | None
     override: bool
+    repeated: tuple[Repeat, ...] = _repeats()
     span: Span | None = _span()
     name_span: Span | None = _span()
-    file_span: Span | None = _span()
-    valid_span: Span | None = _span()
+    file_span: Span | None = _span()  # the `from "file" as layout` part of the head
+    valid_span: Span | None = _span()  # the `valid` clause
+    # The head (`table NAME "title" from …`) and the source clause; columns and rows have their
+    # own spans.
+    head_span: Span | None = _span()
+    source_span: Span | None = _span()
 
 
 @attrs.frozen
@@ -338,12 +386,18 @@ class Rule:
     say: Template | None
     fix: Fix | None
     source: str | None
-    # Clauses given more than once: (clause keyword, span of the repeat). The checker
+    # Clauses given more than once (the fields above hold the first of each). The checker
     # reports them; the formatter keeps them so that it never drops text.
-    repeated: tuple[tuple[str, Span | None], ...] = attrs.field(default=(), eq=False)
+    repeated: tuple[Repeat, ...] = _repeats()
     span: Span | None = _span()
     id_span: Span | None = _span()
     source_span: Span | None = _span()
+    # The head (`rule ID : SEVERITY`) and the clauses whose value has no span of the clause:
+    # `effective`, `for each`, `fix` and `let` clauses are spanned by their own nodes.
+    head_span: Span | None = _span()
+    about_span: Span | None = _span()
+    when_span: Span | None = _span()
+    say_span: Span | None = _span()
 
 
 @attrs.frozen

@@ -177,8 +177,10 @@ PHI_PLACEHOLDER = register(
 # ---------------------------------------------------------------------------- rules
 REPEATED_CLAUSE = register(
     "E042", "clause given twice",
-    "Each clause of a rule (about, effective, for each, when, say, fix, source) is given at "
-    "most once. Join conditions with `and`.",
+    "Each clause of a rule (about, effective, for each, when, say, fix, source), of the pack "
+    "header (version, payer, effective, extends, about), of a table (valid, source) and of a "
+    "parameter (about, source) is given at most once. Join conditions with `and`; list every "
+    "payer in one `payer` clause.",
 )
 MISSING_CLAUSE = register(
     "E043", "rule lacks a required clause",

@@ -21,7 +21,7 @@ from otrules.lang import checkcodes as C
 from otrules.lang.checked import VALUE_TYPES, ColumnInfo, ParameterData, RuleInfo, TableData
 from otrules.lang.merge import Declared, Merged
 from otrules.lang.params import check_parameter
-from otrules.lang.rulecheck import PackContext, RuleChecker
+from otrules.lang.rulecheck import PackContext, RuleChecker, report_repeats
 from otrules.lang.scope import VISIT_FIELDS, Binding, Scope, TableView, describe
 from otrules.lang.suggest import field_help
 from otrules.lang.tables import TableLimits, load_table
@@ -69,6 +69,10 @@ def check_merged(merged: Merged, header: A.PackHeader | None,
     texts = _SourceText(sources)
     typer = ExprTyper(TypeContext(views, codes, modifiers, diags=diags))
     unit_method, timed_by = _check_units(merged, views, typer)
+    for table in merged.tables.values():
+        report_repeats(table.decl, f"table '{table.decl.name}'", diags)
+    for param in merged.parameters.values():
+        report_repeats(param.decl, f"parameter '{param.decl.name}'", diags)
     params = {name: check_parameter(d.decl, merged.effective, diags, typer.check_code)
               for name, d in merged.parameters.items()}
     pack = PackContext(views, codes, modifiers, _globals(params), merged.effective,
@@ -90,6 +94,8 @@ def check_merged(merged: Merged, header: A.PackHeader | None,
 
 
 def _check_header(merged: Merged, header: A.PackHeader | None, diags: list[Diagnostic]) -> None:
+    if header is not None:
+        report_repeats(header, f"the header of pack '{header.name}'", diags)
     rng = merged.effective
     if rng is None:
         if header is not None:

@@ -10,16 +10,15 @@ Two guarantees, both checked on every call unless ``verify=False``:
 * the formatted text parses to the same AST as the input (spans aside), and
 * it holds the same comments; nothing the author wrote is dropped.
 
-The AST alone cannot say where each clause was written, so the formatter also reads the
-concrete parse tree (same grammar, same Lark settings as the parser) for the line range of
-every clause. That is also how clauses given twice survive: the AST keeps one of them, the
+The formatter works from the AST alone: every declaration head and clause has a span, which
+says where it was written (and so which comments go with it). Clauses given twice survive too:
+the AST keeps the first in the declaration's field and each later one in ``repeated``, and the
 formatter prints every one, in source order, at the clause's canonical place.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import lark
 
 from otrules.diagnostics import Diagnostic, Span, render_all
 from otrules.errors import InternalError, PackError
 from otrules.lang import ast as A
 from otrules.lang import errorcodes as EC
 from otrules.lang.parser import parse_source
-from otrules.resources import grammar_dir
 
 __all__ = ["DECL_PRINTERS", "EXPR_PRINTERS", "MAX_WIDTH", "format_expression", "format_file",
            "format_source"]
@@ -228,13 +225,13 @@ def _range(r: A.DateRange) -> str:
 
 
 @attrs.frozen
-class _Clause:
-    """Where one clause (or a declaration's head) was written: 1-based lines, char offsets."""
+class _Where:
+    """Where a clause (or a declaration's head) was written: its first and last lines, and its
+    start as (line, column), by which items are put back in source order."""
 
     first: int
     last: int
-    start: int
-    end: int
+    start: tuple[int, int]
 
 
 @attrs.frozen
@@ -243,139 +240,75 @@ class _Item:
 
     lines: tuple[str, ...]
     indent: str
-    where: _Clause
+    where: _Where
 
 
-_HEAD_TREES = frozenset({"type_name", "param_constant", "severity", "table_from"})
-_CLAUSE_KIND = {"key_clause": "column", "column_clause": "column", "for_each": "for each"}
-_DUMMY_HEAD = {A.PackHeader: "pack x\n", A.Table: "table x\n", A.Rule: "rule x : info\n"}
+def _where(span: Span | None) -> _Where:
+    if span is None:  # the parser gives every clause a span
+        raise InternalError("formatter: a clause has no span")
+    return _Where(span.line, span.end_line, (span.line, span.column))
 
 
-@functools.cache
-def _cst_parser() -> lark.Lark:
-    # The parser's own settings: the two must agree on every tree shape and position. This is
-    # the one place outside the parser that reads Lark trees, because the AST has no span for
-    # some clauses (about, source, version, payer); it can go once every clause has a span.
-    return lark.Lark((grammar_dir() / "otrules.lark").read_text(encoding="utf-8"),
-                     parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=False)
+def _head(text: str, span: Span | None) -> list[_Item]:
+    return [_Item((text,), "", _where(span))]
 
 
-def _where(node: Any) -> _Clause:
-    if isinstance(node, lark.Token):
-        return _Clause(node.line or 0, node.end_line or 0, node.start_pos or 0,
-                       node.end_pos or 0)
-    m = node.meta
-    return _Clause(m.line, m.end_line, m.start_pos, m.end_pos)
+def _each(lines_and_spans: Sequence[tuple[list[str], Span | None]]) -> list[_Item]:
+    return [_Item(tuple(lines), INDENT, _where(span)) for lines, span in lines_and_spans]
 
 
-class _DeclSource:
-    """The concrete clauses of one declaration, handed out to its printer in order. Every
-    clause must be claimed exactly once; ``check_all_used`` makes sure nothing was lost."""
-
-    def __init__(self, tree: lark.Tree, text: str) -> None:  # type: ignore[type-arg]
-        self.text = text
-        whole = _where(tree)
-        head_last = whole.first
-        self.clauses: dict[str, list[_Clause]] = {}
-        self.used: Counter[str] = Counter()
-        for child in tree.children:
-            place = _where(child)
-            name = getattr(child, "data", None)
-            if name is None or str(name) in _HEAD_TREES or tree.data in ("units_decl", "disable"):
-                head_last = max(head_last, place.last)
-                continue
-            kind = _CLAUSE_KIND.get(str(name), str(name).removesuffix("_clause"))
-            self.clauses.setdefault(kind, []).append(place)
-        if tree.data in ("units_decl", "disable"):
-            head_last = whole.last
-        self.head = _Clause(whole.first, head_last, whole.start, whole.end)
-
-    def head_item(self, text: str) -> _Item:
-        return _Item((text,), "", self.head)
-
-    def each(self, kind: str, lines_per_element: Sequence[list[str]]) -> list[_Item]:
-        """List clauses (let, period, key/column, row): the n-th element printed is the n-th
-        clause of that kind in the source."""
-        found = self.clauses.get(kind, [])
-        start = self.used[kind]
-        if start + len(lines_per_element) > len(found):
-            raise InternalError(f"formatter: more '{kind}' clauses in the AST than the source")
-        self.used[kind] += len(lines_per_element)
-        return [_Item(tuple(lines), INDENT, c)
-                for lines, c in zip(lines_per_element, found[start:], strict=False)]
-
-    def single(self, kind: str, decl: Any, printer: Callable[[Any], list[str]]) -> list[_Item]:
-        """A clause given at most once. Given several times, each is printed, in source order:
-        the AST holds only one of them (the first for a rule, the last elsewhere)."""
-        found = self.clauses.get(kind, [])
-        self.used[kind] += len(found)
-        if len(found) <= 1:
-            lines = printer(decl)
-            if not lines:
-                return []
-            if not found:
-                raise InternalError(f"formatter: no '{kind}' clause in the source")
-            return [_Item(tuple(lines), INDENT, found[0])]
-        return [_Item(tuple(printer(self._reparse(type(decl), c))), INDENT, c)
-                for c in found]
-
-    def _reparse(self, decl_type: type, clause: _Clause) -> Any:
-        """A repeated clause on its own, as the one clause of a minimal declaration."""
-        pack, diags = parse_source(_DUMMY_HEAD[decl_type] + self.text[clause.start:clause.end])
-        if diags or len(pack.decls) != 1:
-            raise InternalError("formatter: a repeated clause does not parse on its own")
-        return pack.decls[0]
-
-    def check_all_used(self) -> None:
-        for kind, found in self.clauses.items():
-            if self.used[kind] != len(found):
-                raise InternalError(f"formatter: a '{kind}' clause would be lost")
+def _once(decl: A.PackHeader | A.Parameter | A.Table | A.Rule, keyword: str, value: Any,
+          span: Span | None, printer: Callable[[Any], list[str]]) -> list[_Item]:
+    """A clause taken at most once: the first (``value`` at ``span``, None when absent), then
+    each repeat of it, in the order written, so that no text is ever lost."""
+    found = [] if value is None else [(value, span)]
+    found += [(r.value, r.span) for r in decl.repeated if r.keyword == keyword]
+    return _each([(printer(v), s) for v, s in found])
 
 
 # ============================================================================ declarations
 
 
-def _header(h: A.PackHeader, src: _DeclSource) -> list[_Item]:
+def _header(h: A.PackHeader) -> list[_Item]:
     title = "" if h.title is None else " " + _quote(h.title)
     return [
-        src.head_item(f"pack {h.name}{title}"),
-        *src.single("version", h, lambda d: [] if d.version is None
-                    else [f"version {_version(d.version)}"]),
-        *src.single("payer", h, lambda d: [f"payer {', '.join(d.payers)}"] if d.payers else []),
-        *src.single("effective", h, lambda d: [] if d.effective is None
-                    else [f"effective {_range(d.effective)}"]),
-        *src.single("extends", h, lambda d: [] if d.extends is None
-                    else [f"extends {d.extends}"]),
-        *src.single("about", h, _about),
+        *_head(f"pack {h.name}{title}", h.head_span),
+        *_once(h, "version", h.version, h.version_span, lambda v: [f"version {_version(v)}"]),
+        *_once(h, "payer", h.payers or None, h.payer_span,
+               lambda v: [f"payer {', '.join(v)}"]),
+        *_once(h, "effective", h.effective, h.effective and h.effective.span,
+               lambda v: [f"effective {_range(v)}"]),
+        *_once(h, "extends", h.extends, h.extends_clause_span, lambda v: [f"extends {v}"]),
+        *_once(h, "about", h.about, h.about_span, _about),
     ]
 
 
-def _about(d: Any) -> list[str]:
-    return [] if d.about is None else [f"about {_quote(d.about)}"]
+def _about(value: str) -> list[str]:
+    return [f"about {_quote(value)}"]
 
 
-def _source(d: Any) -> list[str]:
-    return [] if d.source is None else [f"source {_quote(d.source)}"]
+def _source(value: str) -> list[str]:
+    return [f"source {_quote(value)}"]
 
 
-def _units(u: A.UnitsDecl, src: _DeclSource) -> list[_Item]:
+def _units(u: A.UnitsDecl) -> list[_Item]:
     timed = "" if u.timed_table is None else f" timed by {u.timed_table}.{u.timed_column}"
-    return [src.head_item(f"units {u.method}{timed}")]
+    return _head(f"units {u.method}{timed}", u.span)
 
 
 def _override(decl: A.Parameter | A.Table | A.Rule) -> str:
     return "override " if decl.override else ""
 
 
-def _parameter(p: A.Parameter, src: _DeclSource) -> list[_Item]:
+def _parameter(p: A.Parameter) -> list[_Item]:
     head = f"{_override(p)}parameter {p.name} : {p.type.name}"
     if p.constant is not None:
         head += f" = {p.constant.text}"
-    periods = [[f"from {per.start.isoformat()} to {per.end.isoformat()} = {per.value.text}"]
-               for per in p.periods]
-    return [src.head_item(head), *src.each("period", periods),
-            *src.single("about", p, _about), *src.single("source", p, _source)]
+    periods = [([f"from {per.start.isoformat()} to {per.end.isoformat()} = {per.value.text}"],
+                per.span) for per in p.periods]
+    return [*_head(head, p.head_span), *_each(periods),
+            *_once(p, "about", p.about, p.about_span, _about),
+            *_once(p, "source", p.source, p.source_span, _source)]
 
 
 def _column(c: A.Column) -> list[str]:
@@ -383,27 +316,24 @@ def _column(c: A.Column) -> list[str]:
     return [f"{keyword} {c.name} : {'optional ' if c.optional else ''}{c.type.name}"]
 
 
-def _table(t: A.Table, src: _DeclSource) -> list[_Item]:
+def _table(t: A.Table) -> list[_Item]:
     head = f"{_override(t)}table {t.name}"
     if t.title is not None:
         head += " " + _quote(t.title)
     if t.file is not None:
         head += f" from {_quote(t.file)}" + ("" if t.layout is None else f" as {t.layout}")
+    valid = None if t.valid_from is None else (t.valid_from, t.valid_until)
     # Key and column clauses keep their order: row values are positional.
     return [
-        src.head_item(head),
-        *src.each("column", [_column(c) for c in t.columns]),
-        *src.single("valid", t, lambda d: [] if d.valid_from is None
-                    else [f"valid from {d.valid_from} until {d.valid_until}"]),
-        *src.each("row", [["row " + ", ".join(v.text for v in r.values)] for r in t.rows]),
-        *src.single("source", t, _source),
+        *_head(head, t.head_span),
+        *_each([(_column(c), c.span) for c in t.columns]),
+        *_once(t, "valid", valid, t.valid_span, lambda v: [f"valid from {v[0]} until {v[1]}"]),
+        *_each([(["row " + ", ".join(v.text for v in r.values)], r.span) for r in t.rows]),
+        *_once(t, "source", t.source, t.source_span, _source),
     ]
 
 
-def _for_each(r: A.Rule) -> list[str]:
-    it = r.iteration
-    if it is None:
-        return []
+def _for_each(it: A.ForEach) -> list[str]:
     if it.kind == "pair":
         text = f"for each pair {it.names[0]}, {it.names[1]}"
         text += "" if it.table is None else f" in {it.table}"
@@ -412,40 +342,37 @@ def _for_each(r: A.Rule) -> list[str]:
     return [text] if it.where is None else _expr_clause(text + " where ", it.where)
 
 
-def _fix(r: A.Rule) -> list[str]:
-    fix = r.fix
-    if fix is None:
-        return []
+def _fix(fix: A.Fix) -> list[str]:
     if fix.kind == "add_modifier":
         return [f"fix add modifier {fix.modifier}"]
     assert fix.value is not None
     return _expr_clause("fix set units to ", fix.value)
 
 
-def _rule(r: A.Rule, src: _DeclSource) -> list[_Item]:
+def _rule(r: A.Rule) -> list[_Item]:
     def lets(group: tuple[A.Let, ...]) -> list[_Item]:
-        return src.each("let", [_expr_clause(f"let {x.name} = ", x.value) for x in group])
+        return _each([(_expr_clause(f"let {x.name} = ", x.value), x.span) for x in group])
 
     return [
-        src.head_item(f"{_override(r)}rule {r.id} : {r.severity}"),
-        *src.single("about", r, _about),
-        *src.single("effective", r, lambda d: [] if d.effective is None
-                    else [f"effective {_range(d.effective)}"]),
+        *_head(f"{_override(r)}rule {r.id} : {r.severity}", r.head_span),
+        *_once(r, "about", r.about, r.about_span, _about),
+        *_once(r, "effective", r.effective, r.effective and r.effective.span,
+               lambda v: [f"effective {_range(v)}"]),
         *lets(r.lets_before),
-        *src.single("for each", r, _for_each),
+        *_once(r, "for each", r.iteration, r.iteration and r.iteration.span, _for_each),
         *lets(r.lets_after),
-        *src.single("when", r, lambda d: [] if d.when is None else _expr_clause("when ", d.when)),
-        *src.single("say", r, lambda d: [] if d.say is None else [f"say {_template(d.say)}"]),
-        *src.single("fix", r, _fix),
-        *src.single("source", r, _source),
+        *_once(r, "when", r.when, r.when_span, lambda v: _expr_clause("when ", v)),
+        *_once(r, "say", r.say, r.say_span, lambda v: [f"say {_template(v)}"]),
+        *_once(r, "fix", r.fix, r.fix and r.fix.span, _fix),
+        *_once(r, "source", r.source, r.source_span, _source),
     ]
 
 
-def _disable(d: A.Disable, src: _DeclSource) -> list[_Item]:
-    return [src.head_item(f"disable {d.kind} {d.target} because {_quote(d.reason)}")]
+def _disable(d: A.Disable) -> list[_Item]:
+    return _head(f"disable {d.kind} {d.target} because {_quote(d.reason)}", d.span)
 
 
-DECL_PRINTERS: dict[type, Callable[[Any, _DeclSource], list[_Item]]] = {
+DECL_PRINTERS: dict[type, Callable[[Any], list[_Item]]] = {
     A.PackHeader: _header,
     A.UnitsDecl: _units,
     A.Parameter: _parameter,
@@ -556,18 +483,7 @@ def format_source(text: str, path: str = "<pack>", *, verify: bool = True) -> st
     if diags:
         raise PackError(diags, render_all(diags, {path: text}))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        tree = _cst_parser().parse(text)
-    except lark.exceptions.LarkError as exc:  # the parser accepted it: this is our bug
-        raise InternalError(f"formatter: the text parses for the parser only: {exc}") from None
-    trees = [t for t in tree.children if isinstance(t, lark.Tree)]
-    if len(trees) != len(tree.children) or len(trees) != len(pack.decls):
-        raise InternalError("formatter: declarations do not match the parse tree")
-    printed = []
-    for decl, decl_tree in zip(pack.decls, trees, strict=True):
-        src = _DeclSource(decl_tree, text)
-        printed.append(DECL_PRINTERS[type(decl)](decl, src))
-        src.check_all_used()
+    printed = [DECL_PRINTERS[type(decl)](decl) for decl in pack.decls]
     result = _layout(printed, pack.comments, text)
     if verify:
         _verify(pack, result, path)

@@ -184,22 +184,37 @@ def _polarity(expr: A.Expr) -> tuple[A.Expr, bool]:
     return expr, positive
 
 
-@attrs.define
 class _Facts:
-    """What the conjuncts seen so far say, per subject expression."""
+    """What the conjuncts seen so far say, per subject expression. (A plain slotted class:
+    one is made for every branch the search explores, and attrs' factories cost more.)"""
 
-    seen: dict[Any, tuple[bool, A.Expr]] = attrs.field(factory=dict)
-    missing: dict[Any, A.Expr] = attrs.field(factory=dict)
-    equal: dict[Any, tuple[Any, A.Expr]] = attrs.field(factory=dict)
-    unequal: dict[Any, dict[Any, A.Expr]] = attrs.field(factory=dict)
-    allowed: dict[Any, tuple[frozenset[Any], A.Expr]] = attrs.field(factory=dict)
-    lower: dict[Any, tuple[Any, bool, A.Expr]] = attrs.field(factory=dict)
-    upper: dict[Any, tuple[Any, bool, A.Expr]] = attrs.field(factory=dict)
-    compared: dict[Any, A.Expr] = attrs.field(factory=dict)  # a value is needed
-    required: dict[Any, dict[str, A.Expr]] = attrs.field(factory=dict)
-    forbidden: dict[Any, dict[str, A.Expr]] = attrs.field(factory=dict)
-    # `has any of` / `has more than one of`: (modifiers, how many needed, part)
-    groups: dict[Any, list[tuple[tuple[str, ...], int, A.Expr]]] = attrs.field(factory=dict)
+    __slots__ = (
+        "allowed",
+        "compared",
+        "equal",
+        "forbidden",
+        "groups",
+        "lower",
+        "missing",
+        "required",
+        "seen",
+        "unequal",
+        "upper",
+    )
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, tuple[bool, A.Expr]] = {}
+        self.missing: dict[Any, A.Expr] = {}
+        self.equal: dict[Any, tuple[Any, A.Expr]] = {}
+        self.unequal: dict[Any, dict[Any, A.Expr]] = {}
+        self.allowed: dict[Any, tuple[frozenset[Any], A.Expr]] = {}
+        self.lower: dict[Any, tuple[Any, bool, A.Expr]] = {}
+        self.upper: dict[Any, tuple[Any, bool, A.Expr]] = {}
+        self.compared: dict[Any, A.Expr] = {}  # a value is needed
+        self.required: dict[Any, dict[str, A.Expr]] = {}
+        self.forbidden: dict[Any, dict[str, A.Expr]] = {}
+        # `has any of` / `has more than one of`: (modifiers, how many needed, part)
+        self.groups: dict[Any, list[tuple[tuple[str, ...], int, A.Expr]]] = {}
 
 
 def never_true(conditions: Iterable[A.Expr], text: Text) -> Verdict | None:
@@ -215,12 +230,16 @@ class _Search:
         self.text = text
         self.budget = _BRANCH_BUDGET
         self.shallow: dict[int, bool] = {}
+        self.always_no: dict[int, bool] = {}  # parts recur in every branch: fold each once
 
     def conjunction(self, parts: list[A.Expr]) -> Verdict | None:
         facts = _Facts()
         alternatives: list[A.Expr] = []
         for part in parts:
-            if fold(part) == ("flag", False):
+            always_no = self.always_no.get(id(part))
+            if always_no is None:
+                always_no = self.always_no[id(part)] = fold(part) == ("flag", False)
+            if always_no:
                 return Verdict(f"`{self.text(part)}` is always no", part.span)
             if isinstance(part, A.Binary) and part.op == "or":
                 alternatives.append(part)

@@ -1,20 +1,25 @@
 """Source text → AST. The one place where Lark trees and Lark exceptions become ours.
 
-The Lark parser runs in LALR mode with the AST builder applied *during* parsing (an inline
-transformer), so building the AST never recurses, however deep the input. Errors are turned
-into diagnostics here; when a file has errors, each top-level declaration is parsed on its own
-so that independent errors are all reported in one run.
+Valid text is parsed by a lean driver over Lark's own LALR tables (``lalr_driver``), which
+calls the AST builder at each reduction; text the driver does not accept is parsed again by
+Lark, whose exception becomes the diagnostic. Neither path recurses, however deep the input.
+When a file has errors, each top-level declaration is parsed on its own so that independent
+errors are all reported in one run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import gc
 import itertools
 import re
+import threading
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import lark
@@ -24,6 +29,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from otrules.diagnostics import Diagnostic, Span
 from otrules.lang import ast as A
 from otrules.lang import errorcodes as EC
+from otrules.lang import lalr_driver
 from otrules.resources import grammar_dir
 
 
@@ -131,11 +137,16 @@ def parse_source(
         too_large = Diagnostic(EC.TOO_LARGE, "error", msg, Span.point(path, 1, 1))
         return A.PackFile(path, ()), [too_large]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    with _collector_paused():
+        return _parse_text(text, path, limits)
+
+
+def _parse_text(text: str, path: str, limits: Limits) -> tuple[A.PackFile, list[Diagnostic]]:
     comments = _collect_comments(text)
     try:
-        decls = _parse_chunk(text, path, 0, limits)
+        decls = _parse_chunk(text, path, 0, limits, explain=False)
         return A.PackFile(path, tuple(decls), comments), []
-    except (UnexpectedInput, _Abort, _TooDeep):
+    except (lalr_driver.DriverFailed, UnexpectedInput, _Abort, _TooDeep):
         pass
     # Slow path: parse declaration by declaration to report every independent error.
     decls, diags = [], []
@@ -153,6 +164,37 @@ def parse_source(
                 "name parts of the expression with `let` to keep each one shallow",
             ))
     return A.PackFile(path, tuple(decls), comments), diags
+
+
+_pauses = 0
+_pauses_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file is parsed.
+
+    Parsing makes hundreds of thousands of small objects, none of them in a cycle, and each
+    batch of allocations would trigger a collection that walks every live object: on a large
+    pack that costs a third of the parse. Reference counting still frees everything at once;
+    cyclic garbage made meanwhile by other threads is collected when the last parse ends.
+    """
+    global _pauses
+    with _pauses_lock:
+        _pauses += 1
+        if _pauses == 1:
+            _pauses_was_enabled.append(gc.isenabled())
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _pauses_was_enabled.pop():
+                gc.enable()
+
+
+_pauses_was_enabled: list[bool] = []
 
 
 def parse_expression(text: str, path: str = "<expr>") -> A.Expr:
@@ -181,10 +223,49 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     return [(a, "\n".join(lines[a:b])) for a, b in itertools.pairwise(bounds) if a < b]
 
 
-def _parse_chunk(text: str, path: str, line_offset: int, limits: Limits) -> list[A.Decl]:
-    tree = _base_parser().parse(text)
+def _parse_chunk(
+    text: str, path: str, line_offset: int, limits: Limits, *, explain: bool = True
+) -> list[A.Decl]:
+    """Parse with the fast driver; on anything it does not accept, raise ``DriverFailed``
+    (``explain=False``) or parse again with Lark, whose exception explains the error."""
     builder = _Builder(path, line_offset, limits.max_depth)
-    return builder.build(tree)  # type: ignore[no-any-return]
+    tables = _driver_tables()
+    if tables is None:
+        return builder.build(_base_parser().parse(text))  # type: ignore[no-any-return]
+    try:
+        return lalr_driver.parse(  # type: ignore[no-any-return]
+            tables, text, builder.handler, _max_stack(limits))
+    except lalr_driver.StackTooDeep as exc:
+        line = exc.line + line_offset
+        raise _TooDeep(Span(path, line, exc.column, line, exc.end_column)) from None
+    except (lalr_driver.DriverFailed, _Abort, _TooDeep):
+        if not explain:
+            raise lalr_driver.DriverFailed from None
+    tree = _base_parser().parse(text)
+    return _Builder(path, line_offset, limits.max_depth).build(tree)  # type: ignore[no-any-return]
+
+
+# Off only in tests, which compare the driver with Lark's own parser over many texts.
+_USE_DRIVER = True
+
+
+def _driver_tables() -> lalr_driver.Tables | None:
+    return _built_tables() if _USE_DRIVER else None
+
+
+@functools.cache
+def _built_tables() -> lalr_driver.Tables | None:
+    try:
+        return lalr_driver.tables_for(_base_parser())
+    except (AttributeError, RuntimeError):  # a Lark whose insides differ: Lark alone is right
+        return None
+
+
+def _max_stack(limits: Limits) -> int:
+    # An expression level holds at most 8 entries on the parse stack (`sum of … over lines as
+    # x where …`), so this bound never fires before the AST depth limit on a real expression,
+    # yet parentheses, which make no AST node, are bounded too.
+    return 8 * limits.max_depth + 64
 
 
 # ---------------------------------------------------------------------------- comments
@@ -193,6 +274,8 @@ def _parse_chunk(text: str, path: str, line_offset: int, limits: Limits) -> list
 def _collect_comments(text: str) -> tuple[A.Comment, ...]:
     out = []
     for lineno, line in enumerate(text.split("\n"), start=1):
+        if "#" not in line:
+            continue
         idx = _comment_start(line)
         if idx is not None:
             out.append(A.Comment(line[idx:].rstrip(), lineno, not line[:idx].strip()))
@@ -330,6 +413,46 @@ def _unescape(raw: str) -> str:
 _PLACEHOLDER = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
 
 
+class _Clause(NamedTuple):
+    """A clause a declaration takes at most once, as its builder method returns it: the
+    clause's keyword, its value, the span of the whole clause and, for `extends`, the span of
+    the base pack's name."""
+
+    keyword: str
+    value: Any
+    span: Span | None
+    detail: Any = None
+
+
+def _first_and_repeats(clauses: list[_Clause]) -> tuple[dict[str, _Clause], list[A.Repeat]]:
+    """The first clause of each keyword, and every later one as a Repeat, in source order."""
+    first: dict[str, _Clause] = {}
+    repeated = []
+    for c in clauses:
+        if c.keyword in first:
+            repeated.append(A.Repeat(c.keyword, c.value, c.span))
+        else:
+            first[c.keyword] = c
+    return first, repeated
+
+
+def _value(first: dict[str, _Clause], keyword: str, default: Any = None) -> Any:
+    c = first.get(keyword)
+    return default if c is None else c.value
+
+
+def _clause_span(first: dict[str, _Clause], keyword: str) -> Span | None:
+    c = first.get(keyword)
+    return None if c is None else c.span
+
+
+def _head_span(whole: Span | None, last: Span | None) -> Span | None:
+    """A declaration's head: from its first token to the end of ``last``, its last part."""
+    if whole is None or last is None:
+        return whole
+    return Span(whole.file, whole.line, whole.column, last.end_line, last.end_column)
+
+
 class _Builder:
     """Lark callbacks → AST nodes. Runs during parsing (bottom-up, no recursion)."""
 
@@ -365,18 +488,19 @@ class _Builder:
             name = node.data
             handler = handlers.get(name)
             if handler is None:
-                handler = handlers[name] = self._handler(str(name))
-            emit(handler(node, children))
+                handler = handlers[name] = self.handler(str(name))
+            emit(handler(node.meta, children))
         return done[0]
 
-    def _handler(self, name: str) -> Any:
-        """How to reduce a tree node named ``name``: the builder method, or keep the tree."""
+    def handler(self, name: str) -> Any:
+        """How to reduce a node named ``name``: ``f(meta, children)`` calling the builder
+        method, or keeping a tree for the parent's method to read."""
         method = getattr(self, name, None)
         if method is None:
-            return lambda node, children: lark.Tree(name, children, node.meta)
+            return lambda meta, children: lark.Tree(name, children, meta)
         if getattr(method, "_wants_meta", False):
-            return lambda node, children: method(node.meta, children)
-        return lambda node, children: method(children)
+            return method
+        return lambda meta, children: method(children)
 
     # ----------------------------------------------------------------- helpers
     def _span(self, meta: Any) -> Span | None:
@@ -419,43 +543,57 @@ class _Builder:
 
     @_meta
     def pack_header(self, meta: Any, children: list[Any]) -> A.PackHeader:
-        name_tok = children[0]
+        name_tok, *rest = children
+        head = [self._tspan(name_tok)]
         title = None
-        fields: dict[str, Any] = {"version": None, "payers": (), "effective": None,
-                                  "extends": None, "about": None}
-        extends_span = None
-        for child in children[1:]:
+        clauses = []
+        for child in rest:
             if isinstance(child, Token):
                 title = _unescape(str(child))
+                head.append(self._tspan(child))
             else:
-                key, value = child
-                if key == "extends":
-                    value, extends_span = value
-                fields[key] = value
-        return A.PackHeader(name=str(name_tok), title=title, span=self._span(meta),
-                            name_span=self._tspan(name_tok), extends_span=extends_span, **fields)
+                clauses.append(child)
+        first, repeated = _first_and_repeats(clauses)
+        extends = first.get("extends")
+        return A.PackHeader(
+            name=str(name_tok), title=title, version=_value(first, "version"),
+            payers=_value(first, "payer", ()), effective=_value(first, "effective"),
+            extends=_value(first, "extends"), about=_value(first, "about"),
+            repeated=tuple(repeated), span=self._span(meta), name_span=head[0],
+            extends_span=extends.detail if extends else None,
+            head_span=_head_span(self._span(meta), head[-1]),
+            version_span=_clause_span(first, "version"), payer_span=_clause_span(first, "payer"),
+            extends_clause_span=_clause_span(first, "extends"),
+            about_span=_clause_span(first, "about"),
+        )
 
-    def version_clause(self, children: list[Token]) -> tuple[str, str]:
+    @_meta
+    def version_clause(self, meta: Any, children: list[Token]) -> _Clause:
         tok = children[0]
-        return "version", _unescape(str(tok)) if tok.type == "STRING" else str(tok)
-
-    def payer_clause(self, children: list[Token]) -> tuple[str, tuple[str, ...]]:
-        return "payers", tuple(str(t) for t in children)
-
-    def extends_clause(self, children: list[Token]) -> tuple[str, tuple[str, Span]]:
-        return "extends", (str(children[0]), self._tspan(children[0]))
+        value = _unescape(str(tok)) if tok.type == "STRING" else str(tok)
+        return _Clause("version", value, self._span(meta))
 
     @_meta
-    def effective_clause(self, meta: Any, children: list[Token]) -> tuple[str, A.DateRange]:
-        return "effective", A.DateRange(self._date(children[0]), self._date(children[1]),
-                                        self._span(meta))
-
-    def about_clause(self, children: list[Token]) -> tuple[str, str]:
-        return "about", _unescape(str(children[0]))
+    def payer_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("payer", tuple(str(t) for t in children), self._span(meta))
 
     @_meta
-    def source_clause(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
-        return "source", (_unescape(str(children[0])), self._span(meta))
+    def extends_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("extends", str(children[0]), self._span(meta), self._tspan(children[0]))
+
+    @_meta
+    def effective_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        span = self._span(meta)
+        return _Clause("effective", A.DateRange(self._date(children[0]),
+                                                self._date(children[1]), span), span)
+
+    @_meta
+    def about_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("about", _unescape(str(children[0])), self._span(meta))
+
+    @_meta
+    def source_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("source", _unescape(str(children[0])), self._span(meta))
 
     @_meta
     def units_decl(self, meta: Any, children: list[Any]) -> A.UnitsDecl:
@@ -481,19 +619,23 @@ class _Builder:
         override = bool(children) and isinstance(children[0], Token) and \
             children[0].type == "OVERRIDE"
         rest = children[1:] if override else children
-        name_tok, type_ref, *clauses = rest
-        constant, periods, about, source = None, [], None, None
-        for c in clauses:
+        name_tok, type_ref, *parts = rest
+        constant, periods, clauses = None, [], []
+        for c in parts:
             if isinstance(c, A.Period):
                 periods.append(c)
             elif isinstance(c, A.Literal):
                 constant = c
-            elif c[0] == "about":
-                about = c[1]
-            elif c[0] == "source":
-                source = c[1][0]
-        return A.Parameter(str(name_tok), type_ref, constant, tuple(periods), about, source,
-                           override, self._span(meta), self._tspan(name_tok))
+            else:
+                clauses.append(c)
+        first, repeated = _first_and_repeats(clauses)
+        head_end = constant.span if constant is not None else type_ref.span
+        return A.Parameter(
+            str(name_tok), type_ref, constant, tuple(periods), _value(first, "about"),
+            _value(first, "source"), override, tuple(repeated), self._span(meta),
+            self._tspan(name_tok), head_span=_head_span(self._span(meta), head_end),
+            about_span=_clause_span(first, "about"), source_span=_clause_span(first, "source"),
+        )
 
     def param_constant(self, children: list[Any]) -> A.Literal:
         return children[0]  # type: ignore[no-any-return]
@@ -508,27 +650,33 @@ class _Builder:
     def table(self, meta: Any, children: list[Any]) -> A.Table:
         override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
         rest = children[1:] if override else children
-        name_tok, *clauses = rest
-        f: dict[str, Any] = {"title": None, "file": None, "layout": None, "valid_from": None,
-                             "valid_until": None, "source": None, "file_span": None,
-                             "valid_span": None}
-        columns, rows = [], []
-        for c in clauses:
+        name_tok, *parts = rest
+        head = [self._tspan(name_tok)]
+        f: dict[str, Any] = {"title": None, "file": None, "layout": None, "file_span": None}
+        columns, rows, clauses = [], [], []
+        for c in parts:
             if isinstance(c, Token):
                 f["title"] = _unescape(str(c))
+                head.append(self._tspan(c))
             elif isinstance(c, A.Column):
                 columns.append(c)
             elif isinstance(c, A.Row):
                 rows.append(c)
-            elif c[0] == "from":
+            elif isinstance(c, _Clause):
+                clauses.append(c)
+            else:  # `from "file" as layout`, part of the head
                 f["file"], f["layout"], f["file_span"] = c[1]
-            elif c[0] == "valid":
-                f["valid_from"], f["valid_until"], f["valid_span"] = c[1]
-            elif c[0] == "source":
-                f["source"] = c[1][0]
-        return A.Table(name=str(name_tok), columns=tuple(columns), rows=tuple(rows),
-                       override=override, span=self._span(meta), name_span=self._tspan(name_tok),
-                       **f)
+                head.append(f["file_span"])
+        first, repeated = _first_and_repeats(clauses)
+        valid_from, valid_until = _value(first, "valid", (None, None))
+        return A.Table(
+            name=str(name_tok), columns=tuple(columns), rows=tuple(rows),
+            valid_from=valid_from, valid_until=valid_until, source=_value(first, "source"),
+            override=override, repeated=tuple(repeated), span=self._span(meta),
+            name_span=head[0], valid_span=_clause_span(first, "valid"),
+            head_span=_head_span(self._span(meta), head[-1]),
+            source_span=_clause_span(first, "source"), **f,
+        )
 
     @_meta
     def table_from(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
@@ -545,8 +693,8 @@ class _Builder:
         return A.Column(str(children[0]), children[-1], optional, False, self._span(meta))
 
     @_meta
-    def valid_clause(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
-        return "valid", (str(children[0]), str(children[1]), self._span(meta))
+    def valid_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("valid", (str(children[0]), str(children[1])), self._span(meta))
 
     @_meta
     def row(self, meta: Any, children: list[A.Literal]) -> A.Row:
@@ -565,39 +713,33 @@ class _Builder:
     def rule(self, meta: Any, children: list[Any]) -> A.Rule:
         override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
         rest = children[1:] if override else children
-        id_tok, severity_tree, *clauses = rest
-        singles: dict[str, Any] = {}
-        repeated: list[tuple[str, Span | None]] = []
+        id_tok, severity_tree, *parts = rest
+        severity_tok = severity_tree.children[0]
         lets_before: list[A.Let] = []
         lets_after: list[A.Let] = []
         iteration = None
-        source_span = None
-        for c in clauses:
+        clauses = []
+        for c in parts:
             if isinstance(c, A.Let):
                 (lets_after if iteration is not None else lets_before).append(c)
-                continue
-            if isinstance(c, A.ForEach):
-                if iteration is not None:
-                    repeated.append(("for each", c.span))
-                    continue
-                iteration = c
-                continue
-            key, value = c
-            if key == "source":
-                value, span = value
-                if "source" not in singles:
-                    source_span = span
-            if key in singles:
-                repeated.append((key, getattr(value, "span", None) or source_span))
-                continue
-            singles[key] = value
+            elif isinstance(c, A.ForEach):
+                clauses.append(_Clause("for each", c, c.span))
+                if iteration is None:
+                    iteration = c
+            else:
+                clauses.append(c)
+        first, repeated = _first_and_repeats(clauses)
         return A.Rule(
-            id=str(id_tok), severity=str(severity_tree.children[0]),  # type: ignore[arg-type]
-            override=override, about=singles.get("about"), effective=singles.get("effective"),
-            lets_before=tuple(lets_before), iteration=iteration, lets_after=tuple(lets_after),
-            when=singles.get("when"), say=singles.get("say"), fix=singles.get("fix"),
-            source=singles.get("source"), repeated=tuple(repeated), span=self._span(meta),
-            id_span=self._tspan(id_tok), source_span=source_span,
+            id=str(id_tok), severity=str(severity_tok),  # type: ignore[arg-type]
+            override=override, about=_value(first, "about"),
+            effective=_value(first, "effective"), lets_before=tuple(lets_before),
+            iteration=iteration, lets_after=tuple(lets_after), when=_value(first, "when"),
+            say=_value(first, "say"), fix=_value(first, "fix"), source=_value(first, "source"),
+            repeated=tuple(repeated), span=self._span(meta), id_span=self._tspan(id_tok),
+            source_span=_clause_span(first, "source"),
+            head_span=_head_span(self._span(meta), self._tspan(severity_tok)),
+            about_span=_clause_span(first, "about"), when_span=_clause_span(first, "when"),
+            say_span=_clause_span(first, "say"),
         )
 
     def severity(self, children: list[Token]) -> lark.Tree:
@@ -625,17 +767,18 @@ class _Builder:
         table = str(children[2]) if len(children) > 2 else None
         return "pair", (str(children[0]), str(children[1])), table
 
-    def when_clause(self, children: list[Any]) -> tuple[str, A.Expr]:
-        return "when", children[0]
+    @_meta
+    def when_clause(self, meta: Any, children: list[Any]) -> _Clause:
+        return _Clause("when", children[0], self._span(meta))
 
     @_meta
-    def say_clause(self, meta: Any, children: list[Token]) -> tuple[str, A.Template]:
-        return "say", self._template(children[0])
+    def say_clause(self, meta: Any, children: list[Token]) -> _Clause:
+        return _Clause("say", self._template(children[0]), self._span(meta))
 
     @_meta
-    def fix_clause(self, meta: Any, children: list[Any]) -> tuple[str, A.Fix]:
-        fix = children[0]
-        return "fix", attrs.evolve(fix, span=self._span(meta))
+    def fix_clause(self, meta: Any, children: list[Any]) -> _Clause:
+        span = self._span(meta)
+        return _Clause("fix", attrs.evolve(children[0], span=span), span)
 
     def fix_add_modifier(self, children: list[Token]) -> A.Fix:
         return A.Fix("add_modifier", str(children[0]), None)

@@ -31,6 +31,20 @@ from otrules.lang.typing_rules import ExprTyper, TypeContext
 _REPEAT_HELP = {"when": "join the conditions with `and`", "for each": "a rule iterates once"}
 
 
+def report_repeats(decl: A.PackHeader | A.Parameter | A.Table | A.Rule, where: str,
+                   diags: list[Diagnostic]) -> None:
+    """E042 for each clause given again in ``decl`` (``where`` names it), at the repeat."""
+    for repeat in decl.repeated:
+        help_ = _REPEAT_HELP.get(repeat.keyword, "keep one")
+        if isinstance(decl, A.PackHeader) and repeat.keyword == "payer":
+            payers = [*decl.payers, *(p for r in decl.repeated if r.keyword == "payer"
+                                      for p in r.value)]
+            help_ = f"list every payer in one clause: `payer {', '.join(dict.fromkeys(payers))}`"
+        diags.append(Diagnostic(C.REPEATED_CLAUSE, "error",
+                                f"`{repeat.keyword}` is given twice in {where}", repeat.span,
+                                help_))
+
+
 @attrs.define
 class PackContext:
     """What every rule of a merged pack is checked against."""
@@ -100,9 +114,7 @@ class RuleChecker:
 
     # ----------------------------------------------------------------- clauses
     def _repeated(self) -> None:
-        for clause, span in self.rule.repeated:
-            self.error(C.REPEATED_CLAUSE, f"`{clause}` is given twice in rule '{self.rule.id}'",
-                       span, _REPEAT_HELP.get(clause, "keep one"))
+        report_repeats(self.rule, f"rule '{self.rule.id}'", self.pack.diags)
 
     def _effective(self) -> None:
         rng, pack = self.rule.effective, self.pack.effective
