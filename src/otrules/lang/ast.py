@@ -1,10 +1,12 @@
 """The rule-pack AST: frozen, slotted attrs records with source spans.
 
 Spans are excluded from equality and hashing, so two parses of differently formatted text
-compare equal. Expression nodes cache their hash: the checker keys its facts by expression
-(the same `line.code` in two conditions is one subject), and a deep hash per lookup would
-walk the whole subtree every time. Every clause of a declaration has a span of its own, from its keyword to its
+compare equal. Every clause of a declaration has a span of its own, from its keyword to its
 last token, so that diagnostics and the formatter never need to read the text again.
+
+Expression nodes cache their hash: the checker keys its facts by expression (the same
+`line.code` in two conditions is one subject), and a deep hash per lookup would walk the
+whole subtree every time.
 
 Every node type is listed in ``EXPR_NODES`` / ``DECL_NODES``; each pass (checker, interpreter,
 compiler, formatter) dispatches through a table keyed by node type, and a test checks that

@@ -21,6 +21,7 @@ from otrules.diagnostics import Diagnostic, Span, has_errors, render, sorted_dia
 from otrules.errors import PackError
 from otrules.lang import ast as A
 from otrules.lang import checkcodes as C
+from otrules.lang import collector
 from otrules.lang import errorcodes as EC
 from otrules.lang.checked import CheckedPack
 from otrules.lang.checker import CheckResult, check_merged, load_tables
@@ -100,7 +101,8 @@ _Outcome = tuple[CheckedPack | None, list[Diagnostic], dict[str, str]]
 def _guarded(build: Callable[[], _Outcome]) -> _Outcome:
     """Run a build; any exception is a bug in otrules, reported as one diagnostic."""
     try:
-        pack, diags, sources = build()
+        with collector.paused():
+            pack, diags, sources = build()
     except Exception as exc:  # the one place where a bug in otrules becomes a diagnostic
         message = (f"internal error in the checker ({type(exc).__name__}); this is a bug in "
                    "otrules, not in the pack: please report it")

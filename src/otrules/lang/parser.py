@@ -9,15 +9,11 @@ errors are all reported in one run.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import difflib
 import functools
-import gc
 import itertools
 import re
-import threading
-from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -28,8 +24,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from otrules.diagnostics import Diagnostic, Span
 from otrules.lang import ast as A
+from otrules.lang import collector, lalr_driver
 from otrules.lang import errorcodes as EC
-from otrules.lang import lalr_driver
 from otrules.resources import grammar_dir
 
 
@@ -137,7 +133,7 @@ def parse_source(
         too_large = Diagnostic(EC.TOO_LARGE, "error", msg, Span.point(path, 1, 1))
         return A.PackFile(path, ()), [too_large]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    with _collector_paused():
+    with collector.paused():
         return _parse_text(text, path, limits)
 
 
@@ -164,37 +160,6 @@ def _parse_text(text: str, path: str, limits: Limits) -> tuple[A.PackFile, list[
                 "name parts of the expression with `let` to keep each one shallow",
             ))
     return A.PackFile(path, tuple(decls), comments), diags
-
-
-_pauses = 0
-_pauses_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a file is parsed.
-
-    Parsing makes hundreds of thousands of small objects, none of them in a cycle, and each
-    batch of allocations would trigger a collection that walks every live object: on a large
-    pack that costs a third of the parse. Reference counting still frees everything at once;
-    cyclic garbage made meanwhile by other threads is collected when the last parse ends.
-    """
-    global _pauses
-    with _pauses_lock:
-        _pauses += 1
-        if _pauses == 1:
-            _pauses_was_enabled.append(gc.isenabled())
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _pauses_lock:
-            _pauses -= 1
-            if _pauses == 0 and _pauses_was_enabled.pop():
-                gc.enable()
-
-
-_pauses_was_enabled: list[bool] = []
 
 
 def parse_expression(text: str, path: str = "<expr>") -> A.Expr:

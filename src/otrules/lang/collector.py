@@ -1,0 +1,37 @@
+"""Pausing Python's cyclic garbage collector while a pack is read.
+
+Reading a pack makes hundreds of thousands of small objects (tokens, AST nodes, spans, types)
+and none of them in a cycle. Each batch of 700 allocations would start a collection, and the
+older collections walk every live object: on a 2,000-rule pack that is a third of the time.
+Reference counting still frees everything as before; cyclic garbage that other threads make
+meanwhile is collected once the last read in progress ends. The pause nests and is shared by
+threads: the collector is switched back on only if it was on when the first read began.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator
+
+_lock = threading.Lock()
+_readers = 0
+_was_enabled = False
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    global _readers, _was_enabled
+    with _lock:
+        if _readers == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _readers += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _readers -= 1
+            if _readers == 0 and _was_enabled:
+                gc.enable()
