@@ -60,6 +60,7 @@ class Engine:
     loaded: Loaded
     end_to_end: EndToEnd
     takes_dicts: bool  # its pre-loaded input is the visit's JSON dict, not a Visit
+    pack: Any = None  # the otrules Pack behind it, if any
 
 
 @attrs.frozen
@@ -147,6 +148,21 @@ def _otrules_engine(name: str, pack: Any) -> Engine:
     return Engine(name, loaded, end_to_end, takes_dicts=False)
 
 
+def materialised(engine: Engine, pack: Any) -> Engine:
+    """``engine`` with every result fully built (``to_json()``) before its findings are
+    read: the figure to compare when a back end builds parts of the result on first read."""
+    def loaded(visits: Sequence[Visit]) -> list[list[Finding]]:
+        out = []
+        for visit in visits:
+            result = pack.evaluate(visit)
+            result.to_json()
+            out.append([(f.rule, f.line) for f in result.findings])
+        return out
+
+    return Engine(f"{engine.name}, result.to_json()", loaded, engine.end_to_end,
+                  takes_dicts=False)
+
+
 def _compiled(pack_cls: Any, checked: Any, probe: Visit) -> tuple[Any | None, str]:
     """A Pack on the compiled back end, if this checkout has one; else None and why not."""
     makers: list[tuple[str, Callable[[], Any]]] = [
@@ -187,6 +203,7 @@ def otrules_engines(pack_dir: Path, probe: Visit) -> tuple[list[Engine], list[st
     if compiled is None:
         return engines, [f"otrules compiled: skipped, {how}"]
     engines.append(_otrules_engine("otrules compiled", compiled))
+    engines[-1] = attrs.evolve(engines[-1], pack=compiled)
     return engines, [f"otrules compiled: via {how}"]
 
 
@@ -310,6 +327,40 @@ def speed_section(engines: list[Engine], work: Workset, settings: Settings) -> l
     return results
 
 
+def interleaved_section(engines: list[Engine], work: Workset, rounds: int) -> list[dict]:
+    """Hand-written and the otrules compiled back end alternated in one process, ``rounds``
+    times over the same visits: best and median CPU time (``time.process_time``) per visit.
+    On a shared machine, alternating puts both engines under the same load. The compiled
+    back end is timed twice: ``Pack.evaluate`` as it returns, and with every result fully
+    built (``to_json()``), since a result builds its billable lines on first read."""
+    chosen = [e for e in engines if e.name.startswith("hand-written") or e.name ==
+              "otrules compiled"]
+    chosen += [materialised(e, e.pack) for e in chosen if e.pack is not None]
+    count = min(len(work.visits), 2000)
+    times: dict[str, list[float]] = {engine.name: [] for engine in chosen}
+    for _ in range(rounds):
+        for engine in chosen:
+            inputs = work.inputs(engine)[:count]
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.process_time()
+                out = engine.loaded(inputs)
+                elapsed = time.process_time() - start
+            finally:
+                gc.enable()
+            verify(engine.name, out, work, "interleaved run")
+            times[engine.name].append(elapsed / count * 1e6)
+    base = min(times[chosen[0].name])
+    results = [{"engine": name, "best_us": min(ts), "median_us": statistics.median(ts),
+                "visits": count, "rounds": rounds} for name, ts in times.items()]
+    rows = [[r["engine"], f"{r['best_us']:,.1f}", f"{r['median_us']:,.1f}",
+             f"{1e6 / r['best_us']:,.0f}", f"{base / r['best_us']:.0%}"] for r in results]
+    print(table(["engine (interleaved)", "best us/visit", "median us/visit", "visits/s (best)",
+                 "of hand throughput"], rows))
+    return results
+
+
 def curve_section(small: list[Engine], work: Workset, settings: Settings) -> list[dict]:
     """Per-visit time with the 100-row pair table vs a ``big_rows`` one (same visits)."""
     results = []
@@ -377,6 +428,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
                         "(default 1,000,000; 20,000 with --quick)")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--no-curve", action="store_true", help="skip the table-size curve")
+    parser.add_argument("--interleaved", type=int, default=7, metavar="ROUNDS",
+                        help="rounds of the interleaved hand-written vs compiled measurement "
+                        "(default 7; 0 skips it)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -409,6 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{min(settings.crosscheck, len(work.visits)):,} visits\n")
         report: dict[str, Any] = {"settings": attrs.asdict(settings),
                                   "speed": speed_section(engines, work, settings)}
+        if args.interleaved > 0:
+            print()
+            report["interleaved"] = interleaved_section(engines, work, args.interleaved)
         if not args.no_curve:
             print()
             report["curve"] = curve_section(engines, work, settings)

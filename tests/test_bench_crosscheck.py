@@ -272,6 +272,8 @@ def test_runner_end_to_end_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hand-written Python" in out
     assert "zen-engine, one call per visit" in out
     assert "us/visit @300" in out
+    assert "engine (interleaved)" in out  # hand-written and compiled alternated ...
+    assert "otrules compiled, result.to_json()" in out  # ... and with every result built
 
 
 def test_runner_aborts_on_a_mismatch() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -17,10 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otrules._pack_strategies import pack_sources
+from otrules.errors import LimitError
 from otrules.eval.compiler import _HANDLERS, CompiledBackend, compile_source
-from otrules.eval.engine import Pack
+from otrules.eval.context import line_timed_flags, plain_lines, timed_flag_index
+from otrules.eval.engine import Pack, _quick_scan
 from otrules.lang import ast as A
 from otrules.lang.loader import load_checked_pack
+from otrules.limits import visit_limit_problems
+from otrules.model import Authorization, Line, Patient, Visit
 from otrules.resources import rulepacks_dir
 from otrules.testing import visits
 from otrules.visit_json import read_visits
@@ -114,3 +119,103 @@ def test_compiled_pack_pickles(pack_pair: tuple[Pack, Pack]) -> None:
     for record in read_visits(EXAMPLES):
         assert record.visit is not None
         assert clone.evaluate(record.visit) == compiled.evaluate(record.visit)
+
+
+# ---------------------------------------------------------------------------- fast paths
+# The compiled back end specialises some forms; each test below makes sure a pack exercises
+# both the specialised form and the general one, and that both agree with the interpreter.
+
+FAST_PATHS = REPO / "tests" / "data" / "fastpaths-pack"
+
+
+@pytest.fixture(scope="module")
+def fast_pair() -> tuple[Pack, Pack]:
+    return _both(FAST_PATHS)
+
+
+def test_fast_paths_pack_has_both_forms() -> None:
+    source = compile_source(load_checked_pack(FAST_PATHS))
+    # sums and counts always evaluated by a statement: plain loops ...
+    assert "_sum_step(" in source
+    assert "+= 1" in source
+    # ... and the same aggregates under `or` / `if`: generator expressions
+    assert "_sum_values(" in source
+    # conditions as flags, with missing operands checked inline
+    assert "is not None and" in source
+    # a dated parameter is read for the day, a constant one is hoisted
+    assert "(_day)" in source
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                   HealthCheck.too_slow])
+@given(visit=visits(), day=st.integers(0, 364))
+def test_fast_paths_agree_with_the_interpreter(fast_pair: tuple[Pack, Pack], visit,  # type: ignore[no-untyped-def]
+                                               day: int) -> None:
+    interpreted, compiled = fast_pair
+    candidate = _in_range(visit, interpreted, day)
+    assert compiled.evaluate(candidate).to_json_text() == \
+        interpreted.evaluate(candidate).to_json_text()
+
+
+def test_fast_paths_rules_fire(fast_pair: tuple[Pack, Pack]) -> None:
+    # The differential test above is only as good as the rules it sees fire.
+    _, compiled = fast_pair
+    visit = Visit(
+        id="v1", date_of_service=dt.date(2026, 8, 3), payer="medicare",
+        patient=Patient(id="p1"), diagnoses=("F90.2",), place_of_service="12",
+        authorization=Authorization(number="A1", visits_used=5),
+        lines=(Line(code="97110", minutes=38, units=2, charge=Decimal("120.00"),
+                    assistant_minutes=20),
+               Line(code="97530", minutes=8, units=4, charge=Decimal("95.50")),
+               Line(code="97165", units=1, charge=Decimal("10"))))
+    fired = {f.rule for f in compiled.evaluate(visit).findings}
+    assert fired == {"sums-both-ways", "sums-in-choice", "mixed-number-sums", "three-valued",
+                     "pairs-with-rows", "minutes-and-units"}
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(visit=visits(), day=st.integers(0, 2000))
+def test_timed_flag_index_matches_the_table_search(pack_pair: tuple[Pack, Pack], visit,  # type: ignore[no-untyped-def]
+                                                   day: int) -> None:
+    checked = pack_pair[0].checked
+    on = dt.date(2023, 1, 1) + dt.timedelta(days=day)
+    index = timed_flag_index(checked)
+    if checked.timed_by is None:
+        assert index is None
+    assert line_timed_flags(checked, visit, on, index) == line_timed_flags(checked, visit, on)
+
+
+_OVER_LIMITS = {
+    "lines": lambda v: attrs.evolve(v, lines=v.lines * 51),
+    "diagnoses": lambda v: attrs.evolve(v, diagnoses=("F90.2",) * 101),
+    "modifiers": lambda v: attrs.evolve(v, lines=(attrs.evolve(
+        v.lines[0], modifiers=("GO", "KX", "59", "XU", "95")),)),
+    "pointers": lambda v: attrs.evolve(v, lines=(attrs.evolve(
+        v.lines[0], diagnosis_pointers=(1, 1, 1, 1, 1)),)),
+}
+
+
+_NOT_PLAIN = {  # what a Visit built in code may hold and the unit computation rejects
+    "negative minutes": {"minutes": -5}, "flag minutes": {"minutes": True},
+    "decimal minutes": {"minutes": Decimal("7.5")}, "text units": {"units": "2"},
+}
+
+
+@settings(max_examples=80)
+@given(visit=visits(), over=st.sampled_from([None, *_OVER_LIMITS]),
+       odd=st.sampled_from([None, *_NOT_PLAIN]))
+def test_the_quick_limit_check_agrees_with_check_visit(visit, over: str | None,  # type: ignore[no-untyped-def]
+                                                       odd: str | None) -> None:
+    if odd is not None and visit.lines:
+        visit = attrs.evolve(visit, lines=(attrs.evolve(visit.lines[0], **_NOT_PLAIN[odd]),
+                                           *visit.lines[1:]))
+    if over is not None and visit.lines:
+        visit = _OVER_LIMITS[over](visit)
+    scan = _quick_scan(visit)
+    assert (scan is not None) == (visit_limit_problems(visit) == [])
+    if scan is not None:
+        assert scan == plain_lines(visit.lines)
+        assert scan == (odd is None or not visit.lines)
+    if _quick_scan(visit) is None:
+        with pytest.raises(LimitError):
+            Pack(load_checked_pack(BENCH_PACK)).evaluate(visit)

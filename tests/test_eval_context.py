@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from otrules.eval.context import EvalContext, share_units
@@ -239,3 +240,67 @@ def test_fast_units_path_agrees_with_the_general_one(visit, method, data) -> Non
         assert units == line_units(visit.lines, timed, method)
         assert minutes == sum(line.minutes or 0 for line, t in zip(visit.lines, timed,
                                                                    strict=True) if t is True)
+
+
+# ---------------------------------------------------------------------------- the quick unit check
+# quick_stated_units_valid decides the common visit in one pass; the general decision
+# (stated_units_valid, over units.is_valid_allocation) is the oracle.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from otrules.codes import is_timed  # noqa: E402
+from otrules.eval.context import quick_stated_units_valid, stated_units_valid  # noqa: E402
+from otrules.model import Line  # noqa: E402
+
+_TIMED_CODES = ("97110", "97112", "97140", "97530", "97535", "97129")
+
+
+@st.composite
+def _timed_lines(draw: st.DrawFn) -> list[Line]:
+    codes = draw(st.lists(st.sampled_from((*_TIMED_CODES, "97165")), max_size=5))
+    return [Line(code=code, minutes=draw(st.none() | st.integers(0, 120)),
+                 units=draw(st.none() | st.integers(0, 9) | st.just(-1)))
+            for code in codes]
+
+
+@settings(max_examples=400)
+@given(lines=_timed_lines(), method=st.sampled_from(["cms", "ama"]),
+       near=st.booleans(), data=st.data())
+def test_quick_unit_check_agrees_with_the_general_one(lines: list[Line], method: str,
+                                                      near: bool, data: st.DataObject) -> None:
+    if near:  # most stated units close to the minutes, so that valid claims are common
+        lines = [Line(code=line.code, minutes=line.minutes,
+                      units=((line.minutes or 0) + data.draw(st.sampled_from([0, 7, 14]))) // 15)
+                 for line in lines]
+    timed = [is_timed(line.code) for line in lines]
+    quick = quick_stated_units_valid(lines, timed, method)
+    if quick is not None:
+        assert quick == stated_units_valid(lines, timed, method)
+
+
+def test_quick_unit_check_covers_both_answers_and_leaves_the_rest() -> None:
+    def decide(*lines: tuple[str, int, int | None]) -> bool | None:
+        given = [Line(code=c, minutes=m, units=u) for c, m, u in lines]
+        return quick_stated_units_valid(given, [True] * len(given), "cms")
+
+    assert decide(("97112", 24, 2), ("97110", 23, 1)) is True   # CMS example 1
+    assert decide(("97112", 24, 1), ("97110", 23, 2)) is False  # the extra unit misplaced
+    assert decide(("97110", 33, 2), ("97140", 7, 1)) is True    # CMS example 3
+    assert decide(("97110", 30, 3)) is False                    # more than one extra unit
+    assert decide(("97110", 30, None)) is None                  # not stated: general path
+    assert decide(("97110", 10, 1), ("97110", 10, 0)) is None   # a code twice: general path
+
+
+def test_context_computes_on_first_use_but_early_for_unchecked_lines() -> None:
+    ctx = context([{"code": "97110", "minutes": 24, "units": 2}])
+    assert ctx._units is None  # nothing read yet
+    assert ctx.stated_units_valid is True
+    assert ctx._units is None  # decided in one pass, without units
+    assert ctx.units == (2,)
+    # A Visit built in code with minutes the unit computation rejects: computed at once, so
+    # the error comes from evaluation, not from a later read of the result.
+    visit = make_visit([{"code": "97110", "minutes": 20}, {"code": "97110", "minutes": 20}])
+    bad = attrs.evolve(visit, lines=[attrs.evolve(line, minutes=-5) for line in visit.lines])
+    with pytest.raises(ValueError, match="must not be negative"):
+        EvalContext(CMS.checked, bad)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import attrs
 import pytest
 
 from otrules.errors import EvaluationError, InternalError, OtrulesError, PackError, VisitError
@@ -311,3 +312,61 @@ def test_as_of_selects_parameters_for_another_day_but_keeps_the_date_of_service(
     assert [(f.rule, f.line) for f in as_2025.findings] == [("kx-modifier-required", 0)]
     outside = pack.evaluate(visit, as_of=_dt.date(2027, 1, 5))
     assert [f.rule for f in outside.findings] == ["pack-not-effective"]
+
+
+# ---------------------------------------------------------------------------- lines built late
+# Pack.evaluate builds Result.lines on first read. Every way of reading a result must give
+# exactly what a result built with its lines at once gives.
+
+
+def _eager(result: Result) -> Result:
+    lines = tuple(result.lines)  # reads (and so builds) them
+    return Result(result.visit_id, result.pack, result.pack_version, result.status, lines,
+                  result.findings, result.trace)
+
+
+_READS = {
+    "lines": lambda r: r.lines,
+    "json": lambda r: r.to_json_text(),
+    "eq": lambda r: r == _eager(PACK.evaluate(VISITS[0])),
+    "hash": hash,
+    "repr": repr,
+    "pickle": lambda r: pickle.loads(pickle.dumps(r)),
+    "evolve": lambda r: attrs.evolve(r, status="pass"),
+    "asdict": attrs.asdict,
+}
+
+
+@pytest.mark.parametrize("first", list(_READS))
+def test_lines_built_late_read_the_same_every_way(first: str) -> None:
+    for v in VISITS[:4]:
+        reference = _eager(PACK.evaluate(v))
+        late = PACK.evaluate(v)
+        _READS[first](late)  # whatever reads it first builds the lines ...
+        assert late == reference  # ... and everything after sees the same result
+        assert hash(late) == hash(reference)
+        assert repr(late) == repr(reference)
+        assert late.to_json_text() == reference.to_json_text()
+        assert pickle.loads(pickle.dumps(late)) == reference
+        assert attrs.asdict(late) == attrs.asdict(reference)
+        assert late.lines == reference.lines
+        assert late.lines is late.lines  # built once, then kept
+
+
+def test_lines_built_late_are_one_tuple_across_threads() -> None:
+    for v in VISITS:
+        result = PACK.evaluate(v)
+        start = threading.Barrier(8)
+
+        def read(_: int, result: Result = result, start: threading.Barrier = start) -> int:
+            start.wait()  # all eight read the unbuilt lines at once
+            return id(result.lines)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert len(set(pool.map(read, range(8)))) == 1
+
+
+def test_a_visit_the_units_reject_fails_in_evaluate_not_on_reading_lines() -> None:
+    bad = attrs.evolve(visit(), lines=[attrs.evolve(line, minutes=-5) for line in visit().lines])
+    with pytest.raises(EvaluationError, match="while preparing the visit"):
+        PACK.evaluate(bad)

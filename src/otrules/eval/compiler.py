@@ -6,52 +6,62 @@ and parameter is hoisted into the module's namespace under a generated name (``_
 operators come from fixed tables. Names in the generated code are generated too (``_v3``), so
 a rule id, a table name or a string full of quotes cannot change what the code does.
 
-Speed comes from three things: expressions that cannot be missing compile to plain Python
-operators (no three-valued helper); a rule whose lines or pairs can only involve certain codes
-is skipped when the visit has none of them; table lookups are dictionary lookups, so cost does
-not grow with table size. Everything that is not expression evaluation — pack range, rule
-dates, pair order, messages, fixes, findings — is the shared code of :mod:`runtime`, so the
-compiled and interpreted back ends cannot disagree on it. The reference interpreter remains
-the oracle: a differential test runs both over random packs and visits.
+Speed comes from: expressions that cannot be missing compile to plain Python operators (no
+three-valued helper), and conditions compile to Python's ``and``/``or`` over "is it true"
+tests; a rule whose lines or pairs can only involve certain codes is skipped when the visit
+has none of them; table lookups are dictionary lookups, so cost does not grow with table size;
+lines are read as the visit's own ``Line`` objects by index (no per-visit line views); a count
+or sum that a statement always evaluates runs as a plain loop before it; constant parameters
+are hoisted; messages are rendered by generated code (the same text as
+:func:`runtime.render_message`, typed by :class:`RuleTypes`, PHI withheld). Pack range, fixes
+(:func:`runtime.fix_for_line`), value operations and formatting are the shared code of
+:mod:`runtime` and :mod:`values`. The reference interpreter remains the oracle: differential
+tests run both over every bundled pack, random packs and a pack written to exercise each
+specialised form next to its general one (``tests/data/fastpaths-pack``).
 """
 
 from __future__ import annotations
 
 import linecache
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
 from otrules.errors import EvaluationError
 from otrules.eval import values as V
-from otrules.eval.context import EvalContext, RowValue
+from otrules.eval.context import EvalContext, timed_flag_index
 from otrules.eval.result import Finding
 from otrules.eval.runtime import (
-    Element,
+    WITHHELD,
     evaluation_error,
-    fix_suggestion,
-    make_finding,
+    fix_for_line,
     pack_not_effective,
-    render_message,
 )
-from otrules.eval.typeinfo import RuleTypes
+from otrules.eval.typeinfo import PHI, RuleTypes
 from otrules.lang import ast as A
 from otrules.lang.checked import CheckedPack, RuleInfo
+from otrules.lang.typing_rules import children
+from otrules.model import Line
 
 __all__ = ["CompiledBackend", "compile_source"]
 
-# field -> (python template over the object expression `{o}`, may be missing)
+# A line is compiled as its 0-based index `{i}` (with the `Line` object `{l}` alongside when
+# a loop has it at hand): no per-visit line view is built. The per-line unit results are
+# the context's tuples `ctx.units` and `ctx.timed` (computed on first use), indexed by line.
+# field -> (python template over the index `{i}` and the Line `{l}`, may be missing)
 _LINE_FIELDS: Final[dict[str, tuple[str, bool]]] = {
-    "code": ("{o}.line.code", False),
-    "minutes": ("{o}.line.minutes", True),
-    "units": ("{o}.line.units", True),
-    "computed_units": ("{o}.computed_units", False),
-    "performed_by": ("{o}.line.performed_by", True),
-    "assistant_minutes": ("{o}.line.assistant_minutes_or_zero", False),
-    "charge": ("{o}.line.charge", True),
-    "position": ("({o}.index + 1)", False),
-    "pointer_count": ("len({o}.line.diagnosis_pointers)", False),
-    "timed": ("{o}.timed", True),
+    "code": ("{l}.code", False),
+    "minutes": ("{l}.minutes", True),
+    "units": ("{l}.units", True),
+    "computed_units": ("ctx.units[{i}]", False),
+    "performed_by": ("{l}.performed_by", True),
+    "assistant_minutes": ("(0 if {l}.assistant_minutes is None else {l}.assistant_minutes)",
+                          False),
+    "charge": ("{l}.charge", True),
+    "position": ("({i} + 1)", False),
+    "pointer_count": ("len({l}.diagnosis_pointers)", False),
+    "timed": ("ctx.timed[{i}]", True),
 }
 _PATIENT_FIELDS: Final[dict[str, tuple[str, bool]]] = {
     "id": ("{o}.id", False),
@@ -72,12 +82,13 @@ _VISIT_FIELDS: Final[dict[str, tuple[str, bool]]] = {
     "payer": ("_visit.payer", False),
     "claim_type": ("_visit.effective_claim_type", False),
     "place_of_service": ("_visit.place_of_service", True),
-    "telehealth": ("_visit.is_telehealth", False),
+    "telehealth": ("(_visit.telehealth is True)", False),
     "claim_submitted_on": ("_visit.claim_submitted_on", True),
     "timed_minutes": ("ctx.timed_minutes", False),
     "line_count": ("len(_lines)", False),
     "stated_units_valid": ("ctx.stated_units_valid", False),
 }
+_TEXT_TYPES: Final = frozenset({"code", "text", "modifier", "diagnosis"})
 _NATIVE_COMPARE: Final = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _HELPER_OF: Final = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "//": "_floordiv",
                      "%": "_mod", "=": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt",
@@ -89,14 +100,23 @@ _Obj = str
 
 
 class _Code:
-    """A compiled expression: Python source, whether it may be missing, what kind it is."""
+    """A compiled expression: Python source, whether it may be missing, what kind it is.
 
-    __slots__ = ("kind", "nullable", "src")
+    A line (kind ``"line"``) is its index; ``obj`` is then the source of its ``Line`` object
+    when a loop has it in a variable (else it is read as ``_lines[index]``)."""
 
-    def __init__(self, src: str, nullable: bool, kind: _Obj = "value") -> None:
+    __slots__ = ("kind", "nullable", "obj", "src")
+
+    def __init__(self, src: str, nullable: bool, kind: _Obj = "value",
+                 obj: str | None = None) -> None:
         self.src = src
         self.nullable = nullable
         self.kind = kind
+        self.obj = obj
+
+    def line_obj(self) -> str:
+        """Source of the ``Line`` of a (non-missing) line code."""
+        return self.obj if self.obj is not None else f"_lines[{self.src}]"
 
 
 class _Module:
@@ -110,8 +130,11 @@ class _Module:
             "_floordiv": V.floordiv, "_mod": V.mod, "_eq": V.eq, "_ne": V.ne, "_lt": V.lt,
             "_le": V.le, "_gt": V.gt, "_ge": V.ge, "_and3": V.and3, "_or3": V.or3,
             "_not3": V.not3, "_neg": V.neg, "_in_items": V.in_items,
-            "_matches_any": V.matches_any, "_sum_values": _sum_values, "_row": RowValue,
-            "_get": _get_field, "_Decimal": Decimal,
+            "_matches_any": V.matches_any, "_sum_values": _sum_values, "_sum_step": _sum_step,
+            "_decimal_context": V.decimal_context,
+            "_Decimal": Decimal, "_has_modifiers": V.has_modifiers,
+            "_fmt": V.format_value, "_fmt_line": _format_line, "_fmt_row": _format_row,
+            "_Finding": Finding, "_fix": fix_for_line, "_enumerate": enumerate,
         }
         self._consts: dict[tuple[type, Any], str] = {}
         self._counter = 0
@@ -144,12 +167,45 @@ def _is_simple(src: str) -> bool:
     return src.replace("_", "a").isalnum() or (src.startswith("(") and src[1:-1].isdigit())
 
 
+def _is_int_literal(src: str) -> bool:
+    """An int the compiler wrote itself (``Module.const`` writes ints as ``(12)``)."""
+    return src.startswith("(") and src.endswith(")") and src[1:-1].isdigit()
+
+
 def _hashable(value: Any) -> bool:
     try:
         hash(value)
     except TypeError:
         return False
     return True
+
+
+def _sum_step(total: Any, value: Any) -> Any:
+    """One step of :func:`_sum_values` for a value that is not None, when not both ints."""
+    if type(value) is Decimal:
+        return V.decimal_context().add(total if type(total) is Decimal else Decimal(total),
+                                       value)
+    return V.add(total, value)
+
+
+def _always_evaluated_aggregates(node: A.Expr | None) -> list[A.Aggregate]:
+    """The counts and sums evaluating ``node`` always evaluates, in evaluation order: not
+    under the right side of ``and``/``or``, an ``if``, or another aggregate."""
+    out: list[A.Aggregate] = []
+
+    def walk(n: A.Expr | None) -> None:
+        if isinstance(n, A.Aggregate):
+            if n.kind in ("count", "sum"):
+                out.append(n)
+        elif isinstance(n, A.Binary):
+            walk(n.left)
+            if n.op not in ("and", "or"):
+                walk(n.right)
+        elif isinstance(n, A.Unary):
+            walk(n.operand)
+
+    walk(node)
+    return out
 
 
 def _sum_values(values: Any) -> Any:
@@ -172,12 +228,16 @@ def _sum_values(values: Any) -> Any:
     return total
 
 
-def _has_or_missing(line: Any, mode: str, wanted: tuple[str, ...]) -> bool | None:
-    return None if line is None else V.has_modifiers(line.line.modifiers, mode, wanted)
+def _format_line(lines: tuple[Line, ...], index: int | None) -> str:
+    """A line in a message, as :meth:`LineValue.describe` writes it."""
+    if index is None:
+        return V.MISSING_TEXT
+    return f"line {index + 1} ({lines[index].code})"
 
 
-def _get_field(row: tuple[Any, ...] | None, index: int) -> Any:
-    return None if row is None else row[index]
+def _format_row(row: tuple[Any, ...] | None, table: str) -> str:
+    """A table row in a message, as :meth:`RowValue.describe` writes it."""
+    return V.MISSING_TEXT if row is None else f"a row of {table}"
 
 
 # ---------------------------------------------------------------------------- tables
@@ -230,15 +290,61 @@ class _ExprCompiler:
         self.m = module
         self.tables = tables
         self.types = types
-        self.scope: dict[str, tuple[str, _Obj, bool]] = {}
+        self.scope: dict[str, _Code] = {}
+        self.hoisted: dict[int, str] = {}  # id of an aggregate node -> its loop's variable
 
     def __call__(self, node: A.Expr) -> _Code:
         return _HANDLERS[type(node)](self, node)
 
     def flag(self, node: A.Expr) -> str:
-        """Source that is truthy exactly when ``node`` is true (not false, not missing)."""
+        """Source that is truthy exactly when ``node`` is true (not false, not missing).
+
+        Where only "is it true" matters, three-valued logic needs no missing value: ``a and
+        b`` is true exactly when both are, ``a or b`` when one is, ``not a`` when a is false.
+        So conditions compile to Python's own ``and``/``or``, evaluating the same operands in
+        the same order as the three-valued form."""
+        if isinstance(node, A.Binary):
+            if node.op in ("and", "or"):
+                return f"({self.flag(node.left)} {node.op} {self.flag(node.right)})"
+            if node.op in _NATIVE_COMPARE:
+                return self._compare_flag(node, negated=False)
+        if isinstance(node, A.Unary) and node.op == "not":
+            return self.refuted(node.operand)
         code = self(node)
         return f"({code.src} is True)" if code.nullable else code.src
+
+    def refuted(self, node: A.Expr) -> str:
+        """Source that is truthy exactly when ``node`` is false (not true, not missing)."""
+        if isinstance(node, A.Binary):
+            if node.op == "and":
+                return f"({self.refuted(node.left)} or {self.refuted(node.right)})"
+            if node.op == "or":
+                return f"({self.refuted(node.left)} and {self.refuted(node.right)})"
+            if node.op in _NATIVE_COMPARE:
+                return self._compare_flag(node, negated=True)
+        if isinstance(node, A.Unary) and node.op == "not":
+            return self.flag(node.operand)
+        code = self(node)
+        return f"({code.src} is False)" if code.nullable else f"(not {code.src})"
+
+    def _compare_flag(self, node: A.Binary, negated: bool) -> str:
+        """A comparison as a flag: true (or, ``negated``, false) with no operand missing."""
+        left, right = self(node.left), self(node.right)
+        checks, operands = [], []
+        for side in (left, right):
+            if side.nullable and _is_simple(side.src):
+                checks.append(f"{side.src} is not None")
+                operands.append(side.src)
+            elif side.nullable:
+                tmp = self.m.fresh("t")
+                checks.append(f"({tmp} := {side.src}) is not None")
+                operands.append(tmp)
+            else:
+                operands.append(side.src)
+        test = f"({operands[0]} {_NATIVE_COMPARE[node.op]} {operands[1]})"
+        if negated:
+            test = f"(not {test})"
+        return "(" + " and ".join([*checks, test]) + ")" if checks else test
 
     # ---------------------------------------------------------------- leaves
     def literal(self, node: A.Literal) -> _Code:
@@ -246,10 +352,11 @@ class _ExprCompiler:
 
     def name(self, node: A.Name) -> _Code:
         if node.name in self.scope:
-            src, kind, nullable = self.scope[node.name]
-            return _Code(src, nullable, kind)
+            return self.scope[node.name]
         if node.name in self.m.pack.parameters:
             param = self.m.pack.parameters[node.name]
+            if not param.periods:  # one value for every day: value_on gives the constant
+                return _Code(self.m.const(param.constant), param.constant is None)
             getter = self.m.const(param.value_on)
             return _Code(f"{getter}(_day)", True)
         if node.name == "visit":
@@ -270,10 +377,19 @@ class _ExprCompiler:
             index = data.column_index(node.name)
             column = data.columns[index]
             if obj.nullable:
-                return _Code(f"_get({obj.src}, {index})", True)
+                if _is_simple(obj.src):
+                    return _Code(f"(None if {obj.src} is None else {obj.src}[{index}])", True)
+                tmp = self.m.fresh("r")
+                return _Code(f"(None if ({tmp} := {obj.src}) is None else {tmp}[{index}])", True)
             return _Code(f"{obj.src}[{index}]", column.optional)
-        table = {"line": _LINE_FIELDS, "patient": _PATIENT_FIELDS,
-                 "authorization": _AUTHORIZATION_FIELDS}[obj.kind]
+        if obj.kind == "line":
+            template, nullable = _LINE_FIELDS[node.name]
+            if obj.nullable:
+                tmp = self.m.fresh("o")
+                inner = template.format(i=tmp, l=f"_lines[{tmp}]")
+                return _Code(f"(None if ({tmp} := {obj.src}) is None else {inner})", True)
+            return _Code(template.format(i=obj.src, l=obj.line_obj()), nullable)
+        table = {"patient": _PATIENT_FIELDS, "authorization": _AUTHORIZATION_FIELDS}[obj.kind]
         template, nullable = table[node.name]
         if obj.nullable:
             tmp = self.m.fresh("o")
@@ -304,7 +420,34 @@ class _ExprCompiler:
         helper = _HELPER_OF[node.op]
         nullable = left.nullable or right.nullable or node.op in ("/", "//", "%") or (
             node.op in ("+", "-") and self.types.of(node.left) == "date")
+        if node.op in ("+", "-", "*"):
+            return _Code(self._int_arithmetic(node.op, helper, left, right), nullable)
         return _Code(f"{helper}({left.src}, {right.src})", nullable)
+
+    def _int_arithmetic(self, op: str, helper: str, left: _Code, right: _Code) -> str:
+        """``+ - *``: Python's operator when both operands are ints (what the shared helper
+        does for ints), else the helper. Both operands are evaluated once, in order."""
+        checks, operands = [], []
+        for side in (left, right):
+            if _is_int_literal(side.src):
+                operands.append(side.src)
+            elif _is_simple(side.src):
+                checks.append(f"(type({side.src}) is int)")
+                operands.append(side.src)
+            else:
+                tmp = self.m.fresh("n")
+                checks.append(f"(type({tmp} := {side.src}) is int)")
+                operands.append(tmp)
+        a, b = operands
+        if not checks:
+            return f"({a} {op} {b})"
+        # `&`, not `and`: both checks always run, so both temporaries are always bound.
+        # Two Decimals: the helper's own operation in the private context (`_dc`).
+        if _is_int_literal(left.src) or _is_int_literal(right.src):  # never two Decimals
+            return f"({a} {op} {b} if {' & '.join(checks)} else {helper}({a}, {b}))"
+        method = {"+": "add", "-": "subtract", "*": "multiply"}[op]
+        return (f"({a} {op} {b} if {' & '.join(checks)} else _decimal_context().{method}({a}, {b}) "
+                f"if (type({a}) is _Decimal) & (type({b}) is _Decimal) else {helper}({a}, {b}))")
 
     def _compare(self, op: str, left: _Code, right: _Code) -> _Code:
         # Inline the missing checks: a comparison is on the hot path of almost every rule.
@@ -390,7 +533,14 @@ class _ExprCompiler:
 
     def has(self, node: A.Has) -> _Code:
         line = self(node.subject)
-        mods = f"{line.src}.line.modifiers"
+        if line.nullable:  # the checker allows only lines here; kept for safety
+            tmp = self.m.fresh("o")
+            mode, names = self.m.const(node.mode), self.m.const(node.modifiers)
+            return self._negate(_Code(
+                f"(None if ({tmp} := {line.src}) is None else "
+                f"_has_modifiers(_lines[{tmp}].modifiers, {mode}, {names}))", True),
+                node.negated)
+        mods = f"{line.line_obj()}.modifiers"
         wanted = self.m.const(frozenset(node.modifiers))
         if node.mode == "one":
             test = f"({self.m.const(node.modifiers[0])} in {mods})"
@@ -400,11 +550,6 @@ class _ExprCompiler:
             test = f"{wanted}.issubset({mods})"
         else:
             test = f"(len({wanted}.intersection({mods})) >= 2)"
-        if line.nullable:  # the checker allows only lines here; kept for safety
-            helper = self.m.const(_has_or_missing)
-            mode, names = self.m.const(node.mode), self.m.const(node.modifiers)
-            return self._negate(_Code(f"{helper}({line.src}, {mode}, {names})", True),
-                                node.negated)
         return self._negate(_Code(test, False), node.negated)
 
     def matches(self, node: A.Matches) -> _Code:
@@ -422,6 +567,9 @@ class _ExprCompiler:
     def if_else(self, node: A.IfElse) -> _Code:
         then, other = self(node.then), self(node.otherwise)
         kind = then.kind if then.kind == other.kind else "value"
+        if kind == "value" and "line" in (then.kind, other.kind) and "None" in (then.src,
+                                                                                 other.src):
+            kind = "line"  # a line or missing: still a line index (or None)
         return _Code(f"({then.src} if {self.flag(node.condition)} else {other.src})",
                      then.nullable or other.nullable, kind)
 
@@ -432,22 +580,93 @@ class _ExprCompiler:
                                                                       "min", "max")
         return _Code(f"{fn}({', '.join(a.src for a in args)})", nullable)
 
-    def aggregate(self, node: A.Aggregate) -> _Code:
-        var = self.m.fresh("e")
-        source = "_lines" if node.collection == "lines" else "_visit.diagnoses"
-        kind = "line" if node.collection == "lines" else "value"
+    # ---------------------------------------------------------------- aggregates
+    def hoist(self, node: A.Expr | None, depth: int) -> None:
+        """Before a statement that evaluates ``node``: compute each count or sum that the
+        statement always evaluates as a plain loop into a variable, which the expression then
+        reads (no generator, no call per element). Evaluation has no side effects, so only
+        the place where the value is computed changes, not the value."""
+        for agg in _always_evaluated_aggregates(node):
+            var = self.m.fresh("s")
+            self._aggregate_loop(agg, var, depth)
+            self.hoisted[id(agg)] = var
+
+    def _aggregate_loop(self, node: A.Aggregate, var: str, depth: int) -> None:
+        m = self.m
         saved = self.scope.get(node.var)
-        self.scope[node.var] = (var, kind, False)
+        lines = node.collection == "lines"
+        index, elem = m.fresh("i"), m.fresh("e")
+        self.scope[node.var] = _Code(index, False, "line", elem) if lines else _Code(elem, False)
         try:
-            where = f" if {self.flag(node.where)}" if node.where is not None else ""
+            where = self.flag(node.where) if node.where is not None else None
+            value = self(node.value).src if node.value is not None else None
+        finally:
+            if saved is None:
+                del self.scope[node.var]
+            else:
+                self.scope[node.var] = saved
+        if not lines:
+            header = f"for {elem} in _visit.diagnoses:"
+        elif _uses(index, where, value):
+            header = f"for {index}, {elem} in _enumerate(_lines):"
+        else:
+            header = f"for {elem} in _lines:"
+        # Money sums add Decimals: take this thread's private context once, before the loop.
+        dc = "_dc" if node.kind == "sum" and self.types.of(node) == "money" else \
+            "_decimal_context()"
+        m.emit(depth, f"{var} = 0")
+        if dc == "_dc":
+            m.emit(depth, "_dc = _decimal_context()")
+        m.emit(depth, header)
+        depth += 1
+        if where is not None:
+            m.emit(depth, f"if {where}:")
+            depth += 1
+        if node.kind == "count":
+            m.emit(depth, f"{var} += 1")
+            return
+        # The additions of _sum_values: missing skipped, ints added natively, the rest by
+        # the shared arithmetic.
+        item = m.fresh("x")
+        m.emit(depth, f"{item} = {value}")
+        m.emit(depth, f"if {item} is not None:")
+        m.emit(depth + 1, f"if type({item}) is int and type({var}) is int:")
+        m.emit(depth + 2, f"{var} += {item}")
+        m.emit(depth + 1, f"elif type({item}) is _Decimal:")  # _sum_step's Decimal branch
+        m.emit(depth + 2, f"{var} = {dc}.add({var} if type({var}) is _Decimal "
+                          f"else _Decimal({var}), {item})")
+        m.emit(depth + 1, "else:")
+        m.emit(depth + 2, f"{var} = _sum_step({var}, {item})")
+
+    def aggregate(self, node: A.Aggregate) -> _Code:
+        if id(node) in self.hoisted:
+            return _Code(self.hoisted.pop(id(node)), False)
+        saved = self.scope.get(node.var)
+        if node.collection == "lines":
+            index, var = self.m.fresh("i"), self.m.fresh("e")
+            self.scope[node.var] = _Code(index, False, "line", var)
+        else:
+            index, var = "", self.m.fresh("e")
+            self.scope[node.var] = _Code(var, False)
+        try:
+            where = self.flag(node.where) if node.where is not None else None
+            value = self(node.value).src if node.value is not None else None
+            if node.collection != "lines":
+                source = f"{var} in _visit.diagnoses"
+            elif _uses(index, where, value):
+                source = f"{index}, {var} in _enumerate(_lines)"
+            else:
+                source = f"{var} in _lines"
+            cond = "" if where is None else f" if {where}"
             if node.kind == "count":
-                return _Code(f"sum(1 for {var} in {source}{where})", False)
+                if where is None:
+                    return _Code("len(_lines)" if node.collection == "lines"
+                                 else "len(_visit.diagnoses)", False)
+                return _Code(f"sum(1 for {source}{cond})", False)
             if node.kind == "sum":
-                assert node.value is not None
-                value = self(node.value)
-                return _Code(f"_sum_values({value.src} for {var} in {source}{where})", False)
-            test = self.flag(node.where) if node.where is not None else "True"
-            found = f"any({test} for {var} in {source})"
+                assert value is not None
+                return _Code(f"_sum_values({value} for {source}{cond})", False)
+            found = f"any({where or 'True'} for {source})"
             return _Code(found if node.kind == "any" else f"(not {found})", False)
         finally:
             if saved is None:
@@ -468,6 +687,24 @@ _HANDLERS: Final[dict[type, Callable[[_ExprCompiler, Any], _Code]]] = {
 
 
 # ---------------------------------------------------------------------------- rules
+
+
+def _uses(name: str, *sources: str | None) -> bool:
+    """Whether generated source mentions the generated name ``name``."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(src is not None and pattern.search(src) for src in sources)
+
+
+def _names(node: A.Expr) -> set[str]:
+    """Every name ``node`` mentions (aggregate variables included: a safe over-estimate)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, A.Name):
+            out.add(item.name)
+        stack.extend(children(item))
+    return out
 
 
 def _conjuncts(node: A.Expr | None) -> list[A.Expr]:
@@ -525,7 +762,6 @@ class _RuleEmitter:
         self.types = RuleTypes(module.pack, info.rule)
         self.x = _ExprCompiler(module, tables, self.types)
         self.fn = f"_rule_{index}"
-        self.emitter = module.const(_make_emitter(info, self.types))
 
     def emit(self, guard: frozenset[Any] | None) -> tuple[int, int]:
         """Write the rule's block; return the (first, last) generated line numbers."""
@@ -541,98 +777,140 @@ class _RuleEmitter:
             m.emit(depth, f"if {start} <= _day <= {end}:")
             depth += 1
         m.emit(depth, "pass")
+        early, middle, late = self._split_when()
+        depth = self._test(early, depth)
         self._lets(rule.lets_before, depth)
+        depth = self._test(middle, depth)
         depth = self._iteration(depth)
         self._lets(rule.lets_after, depth)
-        when = x.flag(rule.when) if rule.when is not None else "True"
+        if late:
+            x.hoist(late[0], depth)
+        when = " and ".join(x.flag(c) for c in late) or "True"
         m.emit(depth, f"if {when}:")
+        line = self._line()
         fix = "None"
-        if rule.fix is not None and rule.fix.value is not None:
-            fix = x(rule.fix.value).src
-        line = self._line_var()
-        m.emit(depth + 1, f"out.append({self.emitter}(ctx, {line}, {self._scope_dict()}, {fix}))")
+        if rule.fix is not None and line is not None:
+            value = x(rule.fix.value).src if rule.fix.value is not None else "None"
+            fix = f"_fix({m.const(rule.fix)}, {line.line_obj()}, {line.src}, {value})"
+        m.emit(depth + 1, f"out.append(_Finding({m.const(rule.id)}, {m.const(rule.severity)}, "
+                          f"{'None' if line is None else line.src}, {self._message()}, {fix}, "
+                          f"{m.const(rule.source)}))")
         return first, len(m.lines)
+
+    def _split_when(self) -> tuple[list[A.Expr], list[A.Expr], list[A.Expr]]:
+        """The ``when`` conditions joined by ``and``, as those that need no let and no
+        element, those that need only the lets before ``for each``, and the rest. The rule
+        fires only if all are true, so the first two are tested once, before the loop (and
+        the lets) they do not need, instead of for every element."""
+        rule = self.rule
+        it = rule.iteration
+        element = set() if it is None else {*it.names, *([it.table] if it.table else [])}
+        element |= {let.name for let in rule.lets_after}
+        before = {let.name for let in rule.lets_before}
+        early: list[A.Expr] = []
+        middle: list[A.Expr] = []
+        late: list[A.Expr] = []
+        for cond in _conjuncts(rule.when):
+            names = _names(cond)
+            (late if names & element else middle if names & before else early).append(cond)
+        return early, middle, late
+
+    def _test(self, conds: list[A.Expr], depth: int) -> int:
+        if not conds:
+            return depth
+        self.x.hoist(conds[0], depth)
+        self.m.emit(depth, f"if {' and '.join(self.x.flag(c) for c in conds)}:")
+        return depth + 1
 
     def _lets(self, lets: tuple[A.Let, ...], depth: int) -> None:
         for let in lets:
+            self.x.hoist(let.value, depth)
             code = self.x(let.value)
             var = self.m.fresh("v")
             self.m.emit(depth, f"{var} = {code.src}")
-            self.x.scope[let.name] = (var, code.kind, code.nullable)
+            self.x.scope[let.name] = _Code(var, code.nullable, code.kind)
 
     def _iteration(self, depth: int) -> int:
         it, m, x = self.rule.iteration, self.m, self.x
         if it is None:
             return depth
         if it.kind == "line":
-            var = m.fresh("l")
-            m.emit(depth, f"for {var} in _lines:")
-            x.scope[it.names[0]] = (var, "line", False)
+            index, var = m.fresh("i"), m.fresh("l")
+            m.emit(depth, f"for {index}, {var} in _enumerate(_lines):")
+            x.scope[it.names[0]] = _Code(index, False, "line", var)
         elif it.kind == "diagnosis":
             var = m.fresh("d")
             m.emit(depth, f"for {var} in _visit.diagnoses:")
-            x.scope[it.names[0]] = (var, "value", False)
+            x.scope[it.names[0]] = _Code(var, False)
         else:
-            a, b = m.fresh("a"), m.fresh("b")
-            m.emit(depth, f"for {a} in _lines:")
-            m.emit(depth + 1, f"for {b} in _lines:")
-            m.emit(depth + 2, f"if {a} is {b}:")
+            ia, a, ib, b = m.fresh("i"), m.fresh("a"), m.fresh("i"), m.fresh("b")
+            m.emit(depth, f"for {ia}, {a} in _enumerate(_lines):")
+            m.emit(depth + 1, f"for {ib}, {b} in _enumerate(_lines):")
+            m.emit(depth + 2, f"if {ia} == {ib}:")
             m.emit(depth + 3, "continue")
             depth += 1
-            x.scope[it.names[0]] = (a, "line", False)
-            x.scope[it.names[1]] = (b, "line", False)
+            x.scope[it.names[0]] = _Code(ia, False, "line", a)
+            x.scope[it.names[1]] = _Code(ib, False, "line", b)
             if it.table is not None:
                 row = m.fresh("r")
-                find = x.tables.find(it.table, f"({a}.line.code, {b}.line.code)")
+                find = x.tables.find(it.table, f"({a}.code, {b}.code)")
                 m.emit(depth + 1, f"{row} = {find}")
                 m.emit(depth + 1, f"if {row} is None:")
                 m.emit(depth + 2, "continue")
-                x.scope[it.table] = (row, f"row:{it.table}", False)
+                x.scope[it.table] = _Code(row, False, f"row:{it.table}")
         if it.where is not None:
             m.emit(depth + 1, f"if not {x.flag(it.where)}:")
             m.emit(depth + 2, "continue")
         return depth + 1
 
-    def _line_var(self) -> str:
+    def _line(self) -> _Code | None:
+        """The line a finding names: the (last) line the rule iterates over, or None."""
         it = self.rule.iteration
         if it is None or it.kind == "diagnosis":
-            return "None"
-        return self.x.scope[it.names[-1]][0]
+            return None
+        return self.x.scope[it.names[-1]]
 
-    def _scope_dict(self) -> str:
-        """The names a message may use, as a dict expression over the generated locals."""
-        names = {p.path[0] for p in (self.rule.say.parts if self.rule.say else ())
-                 if isinstance(p, A.Placeholder)}
-        items = []
-        for name in sorted(names):
-            if name in self.x.scope:
-                src, kind, _ = self.x.scope[name]
-                if kind.startswith("row:"):
-                    src = f"_row({self.m.const(self.m.pack.tables[kind[4:]])}, {src})"
-                items.append(f"{self.m.const(name)}: {src}")
-        return "{" + ", ".join(items) + "}"
-
-
-def _make_emitter(info: RuleInfo, types: RuleTypes) -> Callable[..., Finding]:
-    """The function generated code calls when the rule fires: message, fix, finding."""
-    rule = info.rule
-
-    def emit(ctx: EvalContext, line: Any, scope: dict[str, Any], fix_value: Any) -> Finding:
-        def resolve(name: str) -> Any:
-            return scope[name] if name in scope else ctx.global_value(name)
-
-        message = render_message(rule, resolve, ctx, types)
-        fix = fix_suggestion(rule.fix, line, fix_value)
-        return make_finding(info, Element({}, line, ""), message, fix)
-
-    return emit
+    def _message(self) -> str:
+        """Source of the rule's message, rendered where it fires. The same text as
+        :func:`runtime.render_message`: each placeholder is compiled as the expression its
+        path names and printed by its static type; PHI is withheld."""
+        rule, m = self.rule, self.m
+        if rule.say is None:
+            return m.const(rule.about or rule.id)
+        parts: list[str] = []
+        for part in rule.say.parts:
+            if isinstance(part, str):
+                parts.append(m.const(part))
+                continue
+            kind, taint = self.types.path(part.path)
+            if taint & PHI:  # the checker forbids it; never print it even if one slips through
+                parts.append(m.const(WITHHELD))
+                continue
+            node: A.Expr = A.Name(part.path[0])
+            for name in part.path[1:]:
+                node = A.Attribute(node, name)
+            code = self.x(node)
+            if code.kind == "line":
+                parts.append(f"_fmt_line(_lines, {code.src})")
+            elif code.kind.startswith("row:"):
+                table = m.const(m.pack.tables[code.kind[4:]].name)
+                parts.append(f"_fmt_row({code.src}, {table})")
+            elif kind in _TEXT_TYPES:  # format_value gives text as it is
+                tmp = m.fresh("f")
+                parts.append(f"({tmp} if type({tmp} := {code.src}) is str "
+                             f"else _fmt({tmp}, {m.const(kind)}))")
+            else:
+                parts.append(f"_fmt({code.src}, {m.const(kind)})")
+        if not parts:
+            return m.const("")
+        return parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
 
 
 # ---------------------------------------------------------------------------- the module
 
 
 class _Program:
-    """The generated module: one function ``_run(ctx, out, _codes)`` holding every rule's
+    """The generated module: one function ``_run(ctx, out)`` holding every rule's
     block in rule order, and a map from generated lines back to rules."""
 
     def __init__(self, pack: CheckedPack) -> None:
@@ -640,16 +918,16 @@ class _Program:
         tables = _Tables(module)
         module.emit(0, "# Generated by otrules from a checked rule pack. Do not edit.")
         module.emit(0, "# Every literal and name is hoisted into the module namespace.")
-        module.emit(0, "def _run(ctx, out, _codes):")
+        module.emit(0, "def _run(ctx, out):")
         module.emit(1, "_visit = ctx.visit")
         module.emit(1, "_day = ctx.day")
-        module.emit(1, "_lines = ctx.lines")
+        module.emit(1, "_lines = _visit.lines")
+        guards = [_code_guard(pack, info.rule) for info in pack.rules]
+        if any(guard is not None for guard in guards):
+            module.emit(1, "_codes = {_line.code for _line in _lines}")
         self.rule_map: list[tuple[str, str, Any]] = []
         self.line_ranges: list[tuple[int, int, str]] = []
-        self.guarded = False
-        for index, info in enumerate(pack.rules):
-            guard = _code_guard(pack, info.rule)
-            self.guarded = self.guarded or guard is not None
+        for index, (info, guard) in enumerate(zip(pack.rules, guards, strict=True)):
             emitter = _RuleEmitter(module, tables, info, index)
             first, last = emitter.emit(guard)
             self.line_ranges.append((first, last, info.rule.id))
@@ -693,19 +971,21 @@ class CompiledBackend:
 
     def __init__(self, pack: CheckedPack) -> None:
         self.pack = pack
+        self.timed_index = timed_flag_index(pack)  # read by Pack.evaluate for its context
+        self._start, self._end = pack.effective.start, pack.effective.end
         self._program = _Program(pack)
         self.source = self._program.source
         self.rule_map = tuple(self._program.rule_map)
 
     def run(self, ctx: EvalContext) -> list[Finding]:
-        stop = pack_not_effective(ctx)
-        if stop is not None:
-            return [stop]
+        if not self._start <= ctx.day <= self._end:  # the test of pack_not_effective
+            stop = pack_not_effective(ctx)
+            if stop is not None:
+                return [stop]
         out: list[Finding] = []
         program = self._program
-        codes = {lv.line.code for lv in ctx.lines} if program.guarded else None
         try:
-            program.run(ctx, out, codes)
+            program.run(ctx, out)
         except EvaluationError:
             raise
         except Exception as exc:

@@ -4,7 +4,9 @@ An :class:`EvalContext` is built once per evaluation and shared by every rule. I
 rules read besides their own expressions: the visit's fields (``semantics.md``, "Names"), each
 line's timed-ness and computed units (``semantics.md``, "Units"), parameters on the date of
 service and table rows in force on it. It is private to one evaluation (one thread), so the
-few values computed on demand are cached without locks.
+values computed on demand are cached without locks. The one exception is a result's billable
+lines, built on first read, possibly in another thread, from ``units``: that computation is
+pure and sets ``_units`` last, so a racing reader at worst computes the same tuple again.
 
 Both back ends use it unchanged; only expression evaluation differs between them.
 """
@@ -12,7 +14,7 @@ Both back ends use it unchanged; only expression evaluation differs between them
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -29,8 +31,11 @@ __all__ = [
     "RowValue",
     "line_timed_flags",
     "line_units",
+    "plain_lines",
+    "quick_stated_units_valid",
     "share_units",
     "stated_units_valid",
+    "timed_flag_index",
 ]
 
 @attrs.frozen(eq=False)
@@ -63,10 +68,30 @@ class RowValue:
 # ---------------------------------------------------------------------------- units
 
 
-def line_timed_flags(pack: CheckedPack, visit: Visit,
-                     day: dt.date | None = None) -> tuple[bool | None, ...]:
+def timed_flag_index(pack: CheckedPack) -> dict[str, bool | None] | None:
+    """The pack's ``timed by`` table as code -> flag (its first row per code), when the table
+    has no validity dates, so the flag does not depend on the day; else None. Built once per
+    pack by a back end and passed to :class:`EvalContext` to skip the per-line table search.
+    """
+    if pack.timed_by is None:
+        return None
+    table_name, column = pack.timed_by
+    table = pack.tables[table_name]
+    if table.valid_from is not None or table.valid_until is not None:
+        return None
+    col = table.column_index(column)
+    return {key: rows[0][col] for key, rows in table.index.items() if rows}
+
+
+def line_timed_flags(pack: CheckedPack, visit: Visit, day: dt.date | None = None,
+                     index: Mapping[str, bool | None] | None = None
+                     ) -> tuple[bool | None, ...]:
     """Per line: True/False from the pack's ``timed by`` table (or the built-in code table),
-    None when the table does not list the code."""
+    None when the table does not list the code. ``index`` is the pack's
+    :func:`timed_flag_index`, if the caller has it."""
+    if index is not None:
+        get = index.get
+        return tuple([get(line.code) for line in visit.lines])
     if pack.timed_by is None:
         return tuple(is_timed(line.code) for line in visit.lines)
     table_name, column = pack.timed_by
@@ -113,6 +138,65 @@ def _fast_line_units(lines: Sequence[Line], timed: Sequence[bool | None],
         for i, _, _ in ranked[:extra]:
             units[i] += 1
     return tuple(units), total
+
+
+def plain_lines(lines: Sequence[Line]) -> bool:
+    """Whether every line holds what the unit computation accepts without error: a text
+    code, minutes None or a whole number of at least 0, units None or a whole number (always
+    true of a visit from ``load_visit``)."""
+    for line in lines:
+        minutes, units = line.minutes, line.units
+        if type(line.code) is not str or (minutes is not None and (
+                type(minutes) is not int or minutes < 0)) or (
+                units is not None and type(units) is not int):
+            return False
+    return True
+
+
+def quick_stated_units_valid(lines: Sequence[Line], timed: Sequence[bool | None],
+                             method: str) -> bool | None:
+    """:func:`stated_units_valid` in one pass for the common visit — every timed code on one
+    line, each stating its units — without computing units; None when that does not apply.
+
+    CMS: stated units are valid exactly when each code got its whole 15-minute units plus 0 or
+    1, the extra units add up to the visit's total-time units minus the whole units, and no
+    code that got an extra unit has a smaller remainder than one that did not. AMA: each code
+    states its own rule-of-eights units. A test compares this with the general decision."""
+    seen: set[str] = set()
+    total = floors = extras = 0
+    lowest_with, highest_without = UNIT_MINUTES, -1
+    ama = method == "ama"
+    wrong = False  # decided only once every timed line is known to qualify
+    for line, flag in zip(lines, timed, strict=True):
+        if flag is not True:
+            continue
+        units, code = line.units, line.code
+        if units is None or code in seen:
+            return None
+        seen.add(code)
+        minutes = line.minutes or 0
+        if ama:
+            wrong = wrong or units != (minutes + 7) // UNIT_MINUTES
+            continue
+        whole = minutes // UNIT_MINUTES
+        remainder = minutes % UNIT_MINUTES
+        total += minutes
+        floors += whole
+        extra = units - whole
+        if extra == 1:
+            extras += 1
+            if remainder < lowest_with:
+                lowest_with = remainder
+        elif extra == 0:
+            if remainder > highest_without:
+                highest_without = remainder
+        else:
+            wrong = True
+    if wrong:
+        return False
+    if ama:
+        return True
+    return extras == (total + 7) // UNIT_MINUTES - floors and lowest_with >= highest_without
 
 
 def _timed_minutes_by_code(
@@ -235,50 +319,117 @@ _LINE_FIELDS: Final[dict[str, Callable[[LineValue], Any]]] = {
 }
 
 class EvalContext:
-    """One visit under one pack. ``trace`` is a list to append trace entries to, or None."""
+    """One visit under one pack. ``trace`` is a list to append trace entries to, or None.
 
-    __slots__ = ("_parameters", "_stated_units_valid", "day", "lines", "pack", "timed_minutes",
-                 "trace", "visit")
+    What the pack derives per line — the timed flags (``timed``), computed units (``units``,
+    ``timed_minutes``), the :class:`LineValue` views (``lines``) and the unit check
+    (``stated_units_valid``) — is computed on first use and then kept, so a pack that reads
+    none of it (and a result whose billable lines are never read) does not pay for it.
+
+    Computing on first use must not move an error from evaluation to a later read: when a
+    line holds a value the unit computation could reject (a ``Visit`` built in code, never
+    validated: minutes not a whole number of at least 0, units not a whole number, a code not
+    text), everything is computed at construction, as before, and an error surfaces there.
+    """
+
+    __slots__ = ("_lines", "_parameters", "_stated_units_valid", "_timed", "_timed_index",
+                 "_timed_minutes", "_units", "day", "pack", "trace", "visit")
 
     pack: CheckedPack
     visit: Visit
     day: dt.date
-    lines: tuple[LineValue, ...]
-    timed_minutes: int
     trace: list[Any] | None
 
     def __init__(self, pack: CheckedPack, visit: Visit, *, trace: bool = False,
-                 as_of: dt.date | None = None) -> None:
+                 as_of: dt.date | None = None,
+                 timed_index: Mapping[str, bool | None] | None = None,
+                 plain: bool | None = None) -> None:
+        """``timed_index``: the pack's :func:`timed_flag_index`, if the caller has it;
+        ``plain``: :func:`plain_lines` of the visit's lines, if the caller has checked."""
         self.pack = pack
         self.visit = visit
         # The day rules, parameters and table rows are selected for: the date of service,
         # unless the caller evaluates the pack as of another date.
         self.day = visit.date_of_service if as_of is None else as_of
-        timed = line_timed_flags(pack, visit, self.day)
-        fast = _fast_line_units(visit.lines, timed, pack.unit_method)
-        if fast is None:
-            units = line_units(visit.lines, timed, pack.unit_method)
-            self.timed_minutes = sum(_timed_minutes_by_code(visit.lines, timed).values())
-        else:
-            units, self.timed_minutes = fast
-        self.lines = tuple(
-            LineValue(i, line, units[i], timed[i]) for i, line in enumerate(visit.lines))
+        self._timed_index = timed_index
+        self._timed: tuple[bool | None, ...] | None = None
+        self._units: tuple[int, ...] | None = None
+        self._timed_minutes = 0
+        self._lines: tuple[LineValue, ...] | None = None
         self._stated_units_valid: bool | None = None
         self._parameters: dict[str, Any] = {}
         self.trace = [] if trace else None
+        if not (plain_lines(visit.lines) if plain is None else plain):
+            self._compute_units()
+
+    @property
+    def timed(self) -> tuple[bool | None, ...]:
+        """Per line: timed (True/False), or None when the ``timed by`` table lacks the code."""
+        timed = self._timed
+        if timed is None:
+            index = self._timed_index
+            if index is not None:  # line_timed_flags with an index, inline: it is hot
+                get = index.get
+                timed = tuple([get(line.code) for line in self.visit.lines])
+            else:
+                timed = line_timed_flags(self.pack, self.visit, self.day)
+            self._timed = timed
+        return timed
+
+    @property
+    def units(self) -> tuple[int, ...]:
+        """Computed units per line (the pack's unit method)."""
+        units = self._units
+        if units is None:
+            units = self._compute_units()
+        return units
+
+    @property
+    def timed_minutes(self) -> int:
+        if self._units is None:
+            self._compute_units()
+        return self._timed_minutes
+
+    def _compute_units(self) -> tuple[int, ...]:
+        lines, timed, method = self.visit.lines, self.timed, self.pack.unit_method
+        fast = _fast_line_units(lines, timed, method)
+        if fast is None:
+            units = line_units(lines, timed, method)
+            self._timed_minutes = sum(_timed_minutes_by_code(lines, timed).values())
+        else:
+            units, self._timed_minutes = fast
+        self._units = units
+        return units
+
+    @property
+    def lines(self) -> tuple[LineValue, ...]:
+        """The lines as rules see them (built on first use, then kept)."""
+        lines = self._lines
+        if lines is None:
+            units, timed = self.units, self.timed
+            lines = self._lines = tuple(
+                LineValue(i, line, units[i], timed[i]) for i, line in enumerate(self.visit.lines))
+        return lines
 
     @property
     def stated_units_valid(self) -> bool:
-        if self._stated_units_valid is None and all(
-                lv.line.units is None or lv.line.units == lv.computed_units
-                for lv in self.lines if lv.timed is True):
+        valid = self._stated_units_valid
+        if valid is None:
+            if self._units is None:
+                valid = quick_stated_units_valid(self.visit.lines, self.timed,
+                                                 self.pack.unit_method)
+            if valid is None:
+                valid = self._stated_units_valid_general()
+            self._stated_units_valid = valid
+        return valid
+
+    def _stated_units_valid_general(self) -> bool:
+        units, timed = self.units, self.timed
+        if all(line.units is None or line.units == units[i]
+               for i, line in enumerate(self.visit.lines) if timed[i] is True):
             # Computed units are a valid allocation; a claim that states exactly them is too.
-            self._stated_units_valid = True
-        if self._stated_units_valid is None:
-            timed = [lv.timed for lv in self.lines]
-            self._stated_units_valid = stated_units_valid(
-                self.visit.lines, timed, self.pack.unit_method)
-        return self._stated_units_valid
+            return True
+        return stated_units_valid(self.visit.lines, timed, self.pack.unit_method)
 
     # ------------------------------------------------------------------ names and fields
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import attrs
 
@@ -27,11 +27,12 @@ from otrules.eval.result import (
     FixSuggestion,
     Result,
     TraceEntry,
+    result_with_pending_lines,
     status_of,
 )
 from otrules.eval.runtime import evaluation_error
 from otrules.lang.checked import CheckedPack
-from otrules.limits import check_visit
+from otrules.limits import DEFAULT_VISIT_LIMITS, check_visit
 from otrules.model import MAX_MODIFIERS, Line, Visit
 from otrules.visit_json import VisitRecord, dump_visit, load_visit
 
@@ -108,22 +109,29 @@ class Pack:
         range, rule dates, parameter values and table rows are taken for that day (the
         visit's own ``date_of_service`` is unchanged). Golden cases use it to pin a date.
         """
-        _require_visit(visit)
-        check_visit(visit)  # a Visit built in code skips load_visit's limits: check them here
+        if type(visit) is not Visit:
+            _require_visit(visit)
+        plain = _quick_scan(visit)
+        if plain is None:
+            check_visit(visit)  # a Visit built in code skips load_visit's limits: check here
         backend = self.backend
         if trace and not backend.supports_trace:
             backend = InterpreterBackend(self.checked)
         ctx: EvalContext | None = None
         try:
-            ctx = EvalContext(self.checked, visit, trace=trace, as_of=as_of)
+            ctx = EvalContext(self.checked, visit, trace=trace, as_of=as_of,
+                              timed_index=getattr(backend, "timed_index", None), plain=plain)
             findings = tuple(backend.run(ctx))
         except EvaluationError:
             raise
         except Exception as exc:  # a bug: never let a raw exception reach the caller
             raise self._failure(exc, visit, ctx) from exc
         traced: tuple[TraceEntry, ...] | None = None if ctx.trace is None else tuple(ctx.trace)
-        return Result(visit.id, self.name, self.version, status_of(findings),
-                      _billable_lines(ctx), findings, traced)
+        # The billable lines are built when first read (see otrules.eval.result).
+        checked = self.checked
+        return result_with_pending_lines(visit.id, checked.name, checked.version,
+                                         status_of(findings), _billable_lines, ctx, findings,
+                                         traced)
 
     def _failure(self, exc: BaseException, visit: Visit, ctx: EvalContext | None) -> Exception:
         if ctx is not None:
@@ -211,10 +219,37 @@ def _apply(lines: list[Line], fix: FixSuggestion, units_set: set[int]) -> tuple[
 
 
 def _billable_lines(ctx: EvalContext) -> tuple[BillableLine, ...]:
+    units = ctx.units
     return tuple(
-        BillableLine(lv.index, lv.line.code, lv.computed_units, lv.line.units,
-                     lv.line.modifiers, lv.line.charge, lv.line.diagnosis_pointers)
-        for lv in ctx.lines)
+        BillableLine(i, line.code, units[i], line.units, line.modifiers, line.charge,
+                     line.diagnosis_pointers)
+        for i, line in enumerate(ctx.visit.lines))
+
+
+def _quick_scan(visit: Visit) -> bool | None:
+    """One pass over the visit: None when it may be over the default visit limits (then
+    :func:`check_visit` decides and reports); otherwise whether its lines are plain, as
+    :func:`otrules.eval.context.plain_lines` decides (given to the context)."""
+    lines = visit.lines
+    if len(lines) > _MAX_LINES or len(visit.diagnoses) > _MAX_DIAGNOSES:
+        return None
+    plain = True
+    for line in lines:
+        if len(line.modifiers) > _MAX_MODIFIERS or len(line.diagnosis_pointers) > _MAX_POINTERS:
+            return None
+        if plain:
+            minutes, units = line.minutes, line.units
+            plain = type(line.code) is str and (minutes is None or (
+                type(minutes) is int and minutes >= 0)) and (
+                units is None or type(units) is int)
+    return plain
+
+
+# check_visit's default limits (a frozen record), read once
+_MAX_LINES: Final = DEFAULT_VISIT_LIMITS.max_lines
+_MAX_DIAGNOSES: Final = DEFAULT_VISIT_LIMITS.max_diagnoses
+_MAX_MODIFIERS: Final = DEFAULT_VISIT_LIMITS.max_modifiers
+_MAX_POINTERS: Final = DEFAULT_VISIT_LIMITS.max_pointers
 
 
 def _require_visit(visit: Any) -> None:

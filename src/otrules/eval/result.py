@@ -1,7 +1,11 @@
 """What evaluating one visit gives: billable lines, findings, an optional trace.
 
 All records are frozen attrs classes holding plain values, so results are immutable,
-hashable, picklable and compare by value. ``Result.to_json()`` is the documented contract
+hashable, picklable and compare by value. One thing is built late: a result from
+:meth:`Pack.evaluate` builds its billable lines (``Result.lines``) on first read — by
+``.lines``, ``to_json()``, equality, hashing, ``repr`` or pickling — from the visit and the
+units, which cannot change; every thread then reads the same tuple. Nothing observable
+depends on when that happens. ``Result.to_json()`` is the documented contract
 (``docs/results.md``); its key order is fixed and it holds no set or hash-ordered mapping, so
 the same pack and visit always give byte-identical JSON text.
 """
@@ -9,6 +13,8 @@ the same pack and visit always give byte-identical JSON text.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -16,8 +22,8 @@ import attrs
 
 from otrules.eval.values import money_json
 
-__all__ = ["AppliedFix", "BillableLine", "Finding", "FixSuggestion", "Result", "TraceEntry",
-           "status_of"]
+__all__ = ["AppliedFix", "BillableLine", "Finding", "FixSuggestion", "PendingLines", "Result",
+           "TraceEntry", "result_with_pending_lines", "status_of"]
 
 Severity = Literal["error", "warning", "info"]
 Status = Literal["pass", "warn", "fail"]
@@ -121,10 +127,13 @@ class AppliedFix:
 
 def status_of(findings: tuple[Finding, ...]) -> Status:
     """fail if any error, warn if any warning, else pass (info findings never count)."""
-    severities = {f.severity for f in findings}
-    if "error" in severities:
-        return "fail"
-    return "warn" if "warning" in severities else "pass"
+    warn = False
+    for finding in findings:
+        severity = finding.severity
+        if severity == "error":
+            return "fail"
+        warn = warn or severity == "warning"
+    return "warn" if warn else "pass"
 
 
 @attrs.frozen
@@ -156,3 +165,65 @@ class Result:
     def trace_text(self) -> str:
         """The trace as text for a person, one block per entry ("" without a trace)."""
         return "\n".join(entry.text() for entry in self.trace or ())
+
+
+class PendingLines(tuple):  # type: ignore[type-arg]
+    """Billable lines not built yet (see :class:`Result`): ``(build, source)``, and
+    ``build(source)`` makes them. (A tuple: the cheapest record to make per visit.)"""
+
+    __slots__ = ()
+
+
+_LINES_SLOT: Final = Result.__dict__["lines"]  # the slot attrs made for the field
+_LINES_LOCK: Final = threading.Lock()
+
+
+def _get_lines(self: Result) -> tuple[BillableLine, ...]:
+    value = _LINES_SLOT.__get__(self, Result)
+    if type(value) is PendingLines:
+        built = value[0](value[1])
+        with _LINES_LOCK:  # the first builder wins, so every reader gets one and the same tuple
+            value = _LINES_SLOT.__get__(self, Result)
+            if type(value) is PendingLines:
+                _LINES_SLOT.__set__(self, built)
+                value = built
+    return value  # type: ignore[no-any-return]
+
+
+def _set_lines(self: Result, value: tuple[BillableLine, ...] | PendingLines) -> None:
+    _LINES_SLOT.__set__(self, value)
+
+
+_SET_VISIT_ID: Final = Result.__dict__["visit_id"].__set__
+_SET_PACK: Final = Result.__dict__["pack"].__set__
+_SET_PACK_VERSION: Final = Result.__dict__["pack_version"].__set__
+_SET_STATUS: Final = Result.__dict__["status"].__set__
+_SET_FINDINGS: Final = Result.__dict__["findings"].__set__
+_SET_TRACE: Final = Result.__dict__["trace"].__set__
+_SET_LINES: Final = _LINES_SLOT.__set__
+_NEW: Final = object.__new__
+
+
+def result_with_pending_lines(
+    visit_id: str, pack: str, pack_version: str | None, status: Status,
+    build: Callable[[Any], tuple[BillableLine, ...]], source: Any,
+    findings: tuple[Finding, ...], trace: tuple[TraceEntry, ...] | None,
+) -> Result:
+    """``Result(visit_id, …, lines, findings, trace)`` whose lines are ``build(source)``,
+    built on first read. It sets the same slots as ``Result.__init__``, directly (it is on
+    every evaluation's path); a test compares the two."""
+    result: Result = _NEW(Result)
+    _SET_VISIT_ID(result, visit_id)
+    _SET_PACK(result, pack)
+    _SET_PACK_VERSION(result, pack_version)
+    _SET_STATUS(result, status)
+    _SET_LINES(result, PendingLines((build, source)))
+    _SET_FINDINGS(result, findings)
+    _SET_TRACE(result, trace)
+    return result
+
+
+# Result.lines reads through the slot, building pending lines on first read. attrs' own
+# __init__, __eq__, __hash__, __repr__, pickling and evolve all go through this property.
+Result.lines = property(_get_lines, _set_lines,  # type: ignore[assignment,method-assign]
+                        doc="The billable lines, in line order.")

@@ -23,13 +23,14 @@ from otrules.eval.typeinfo import PHI, RuleTypes
 from otrules.eval.values import format_value
 from otrules.lang import ast as A
 from otrules.lang.checked import RuleInfo
-from otrules.model import MAX_MODIFIERS, MAX_UNITS
+from otrules.model import MAX_MODIFIERS, MAX_UNITS, Line
 
 __all__ = [
     "WITHHELD",
     "Element",
     "elements",
     "evaluation_error",
+    "fix_for_line",
     "fix_suggestion",
     "make_finding",
     "not_effective_trace",
@@ -144,15 +145,20 @@ def fix_suggestion(fix: A.Fix | None, line: LineValue | None, value: Any) -> Fix
     not a whole number 0..999."""
     if fix is None or line is None:
         return None
+    return fix_for_line(fix, line.line, line.index, value)
+
+
+def fix_for_line(fix: A.Fix, line: Line, index: int, value: Any) -> FixSuggestion | None:
+    """:func:`fix_suggestion` for the line ``line`` at 0-based ``index``."""
     if fix.kind == "add_modifier":
-        modifiers = line.line.modifiers
+        modifiers = line.modifiers
         if fix.modifier is None or fix.modifier in modifiers or len(modifiers) >= MAX_MODIFIERS:
             return None
-        return FixSuggestion("add_modifier", line.index, modifier=fix.modifier)
+        return FixSuggestion("add_modifier", index, modifier=fix.modifier)
     units = _whole_units(value)
-    if units is None or units == line.line.units:
+    if units is None or units == line.units:
         return None
-    return FixSuggestion("set_units", line.index, value=units)
+    return FixSuggestion("set_units", index, value=units)
 
 
 def make_finding(info: RuleInfo, element: Element, message: str,
