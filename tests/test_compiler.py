@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import re
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -144,6 +145,16 @@ def test_fast_paths_pack_has_both_forms() -> None:
     assert "is not None and" in source
     # a dated parameter is read for the day, a constant one is hoisted
     assert "(_day)" in source
+    # per-code totals (`other.code = line.code` in a line loop): one dict per visit, sums
+    # (int and money) and a count; the same sum under `if` stays a loop per line
+    assert len(re.findall(r"_g\d+ = \{\}", source)) == 3
+    assert "] = _g" in source
+    assert ".get(_l" in source
+    # a count with no `where` always evaluated: the length, no loop
+    assert re.search(r"_s\d+ = len\(_lines\)", source)
+    # icd10_shape of a diagnosis matched inline; of an optional value, the shared function
+    assert "_icd10_fullmatch(_d" in source
+    assert re.search(r"_c\d+\(\(None if", source)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -170,7 +181,28 @@ def test_fast_paths_rules_fire(fast_pair: tuple[Pack, Pack]) -> None:
                Line(code="97165", units=1, charge=Decimal("10"))))
     fired = {f.rule for f in compiled.evaluate(visit).findings}
     assert fired == {"sums-both-ways", "sums-in-choice", "mixed-number-sums", "three-valued",
-                     "pairs-with-rows", "minutes-and-units"}
+                     "pairs-with-rows", "minutes-and-units", "per-code-totals",
+                     "diagnosis-shapes"}
+
+
+def test_per_code_totals_pool_lines_of_one_code(fast_pair: tuple[Pack, Pack]) -> None:
+    # Two lines of 97110 (one without units or charge) and one of 97530: each line reads its
+    # own code's totals, as the interpreter's loop per line does.
+    interpreted, compiled = fast_pair
+    visit = Visit(
+        id="v2", date_of_service=dt.date(2026, 3, 2), payer="medicare",
+        patient=Patient(id="p1"), diagnoses=("F90.2",),
+        lines=(Line(code="97110", minutes=20, units=3, charge=Decimal("100.00")),
+               Line(code="97530", minutes=30, units=2, charge=Decimal("40.00")),
+               Line(code="97110", minutes=10),
+               Line(code="97110", minutes=10, units=2, charge=Decimal("75.25"))))
+    messages = [f.message for f in compiled.evaluate(visit).findings
+                if f.rule == "per-code-totals"]
+    assert messages == ["97110: 5 units on 3 of 4 lines, 175.25 charged.",
+                        "97530: 2 units on 1 of 4 lines, 40.00 charged.",
+                        "97110: 5 units on 3 of 4 lines, 175.25 charged.",
+                        "97110: 5 units on 3 of 4 lines, 175.25 charged."]
+    assert compiled.evaluate(visit).to_json_text() == interpreted.evaluate(visit).to_json_text()
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])

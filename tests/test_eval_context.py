@@ -250,7 +250,11 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from otrules.codes import is_timed  # noqa: E402
-from otrules.eval.context import quick_stated_units_valid, stated_units_valid  # noqa: E402
+from otrules.eval.context import (  # noqa: E402
+    quick_stated_units_valid,
+    quick_stated_units_valid_indexed,
+    stated_units_valid,
+)
 from otrules.model import Line  # noqa: E402
 
 _TIMED_CODES = ("97110", "97112", "97140", "97530", "97535", "97129")
@@ -277,6 +281,13 @@ def test_quick_unit_check_agrees_with_the_general_one(lines: list[Line], method:
     quick = quick_stated_units_valid(lines, timed, method)
     if quick is not None:
         assert quick == stated_units_valid(lines, timed, method)
+    # The same decision with the flags read from a pack's index as it goes (codes the index
+    # lacks are not timed, like a `timed by` table without the code).
+    index = {code: data.draw(st.sampled_from([True, False]))
+             for code in (*_TIMED_CODES, "97165") if data.draw(st.booleans())}
+    flags = [index.get(line.code) for line in lines]
+    assert quick_stated_units_valid_indexed(lines, index, method) == \
+        quick_stated_units_valid(lines, flags, method)
 
 
 def test_quick_unit_check_covers_both_answers_and_leaves_the_rest() -> None:
@@ -304,3 +315,23 @@ def test_context_computes_on_first_use_but_early_for_unchecked_lines() -> None:
     bad = attrs.evolve(visit, lines=[attrs.evolve(line, minutes=-5) for line in visit.lines])
     with pytest.raises(ValueError, match="must not be negative"):
         EvalContext(CMS.checked, bad)
+
+
+def test_plain_context_is_the_general_one() -> None:
+    # Pack.evaluate's common path makes the context without the options: every slot the same
+    # as the constructor's, and the same values read through it.
+    from otrules.eval.context import timed_flag_index
+
+    general = context([{"code": "97110", "minutes": 24, "units": 2},
+                       {"code": "97165", "units": 1}])
+    index = timed_flag_index(general.pack)
+    general = EvalContext(general.pack, general.visit, timed_index=index, plain=True)
+    quick = EvalContext.of_plain_visit(general.pack, general.visit, index)
+    for slot in EvalContext.__slots__:
+        assert getattr(quick, slot) == getattr(general, slot), slot
+    assert quick.trace is None
+    assert quick._parameters == {}
+    assert quick._parameters is not \
+        general._parameters
+    assert (quick.stated_units_valid, quick.units, quick.timed, quick.timed_minutes) == \
+        (general.stated_units_valid, general.units, general.timed, general.timed_minutes)

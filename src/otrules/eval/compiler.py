@@ -11,8 +11,10 @@ three-valued helper), and conditions compile to Python's ``and``/``or`` over "is
 tests; a rule whose lines or pairs can only involve certain codes is skipped when the visit
 has none of them; table lookups are dictionary lookups, so cost does not grow with table size;
 lines are read as the visit's own ``Line`` objects by index (no per-visit line views); a count
-or sum that a statement always evaluates runs as a plain loop before it; constant parameters
-are hoisted; messages are rendered by generated code (the same text as
+or sum that a statement always evaluates runs as a plain loop before it (a count with no
+``where`` is the length; a total of the element's own code, ``other.code = line.code``, comes
+from per-code totals built once per visit); constant parameters are hoisted; messages are
+rendered by generated code (the same text as
 :func:`runtime.render_message`, typed by :class:`RuleTypes`, PHI withheld). Pack range, fixes
 (:func:`runtime.fix_for_line`), value operations and formatting are the shared code of
 :mod:`runtime` and :mod:`values`. The reference interpreter remains the oracle: differential
@@ -135,6 +137,7 @@ class _Module:
             "_Decimal": Decimal, "_has_modifiers": V.has_modifiers,
             "_fmt": V.format_value, "_fmt_line": _format_line, "_fmt_row": _format_row,
             "_Finding": Finding, "_fix": fix_for_line, "_enumerate": enumerate,
+            "_icd10_fullmatch": V.ICD10_SHAPE.fullmatch,
         }
         self._consts: dict[tuple[type, Any], str] = {}
         self._counter = 0
@@ -292,6 +295,7 @@ class _ExprCompiler:
         self.types = types
         self.scope: dict[str, _Code] = {}
         self.hoisted: dict[int, str] = {}  # id of an aggregate node -> its loop's variable
+        self.groups: list[str] = []  # per-code totals built once per visit (set to None first)
 
     def __call__(self, node: A.Expr) -> _Code:
         return _HANDLERS[type(node)](self, node)
@@ -576,6 +580,8 @@ class _ExprCompiler:
     def call(self, node: A.Call) -> _Code:
         fn = self.m.const(V.BUILTINS[node.function])
         args = [self(a) for a in node.args]
+        if node.function == "icd10_shape" and not args[0].nullable:  # values.icd10_shape
+            return _Code(f"(_icd10_fullmatch({args[0].src}.upper()) is not None)", False)
         nullable = any(a.nullable for a in args) or node.function in ("units_for", "abs",
                                                                       "min", "max")
         return _Code(f"{fn}({', '.join(a.src for a in args)})", nullable)
@@ -591,20 +597,77 @@ class _ExprCompiler:
             self._aggregate_loop(agg, var, depth)
             self.hoisted[id(agg)] = var
 
+    def _group_key(self, node: A.Aggregate) -> str | None:
+        """For ``count``/``sum … over lines as o where o.code = K`` (either side), with K a
+        non-missing line's code other than ``o`` and the summed value reading only ``o``: the
+        source of K. Such an aggregate is the total of K's code, read from per-code totals
+        built once per visit (in line order: the same additions in the same order) instead
+        of a loop over the lines for each element of the rule."""
+        where = node.where
+        if node.collection != "lines" or not isinstance(where, A.Binary) or where.op != "=":
+            return None
+        if node.value is not None and not _names(node.value) <= {node.var}:
+            return None
+
+        def own(side: A.Expr) -> bool:
+            return isinstance(side, A.Attribute) and side.name == "code" and \
+                isinstance(side.obj, A.Name) and side.obj.name == node.var
+
+        other = where.right if own(where.left) else where.left if own(where.right) else None
+        if not (isinstance(other, A.Attribute) and other.name == "code"
+                and isinstance(other.obj, A.Name) and other.obj.name != node.var):
+            return None
+        outer = self.scope.get(other.obj.name)
+        if outer is None or outer.kind != "line" or outer.nullable:
+            return None
+        return f"{outer.line_obj()}.code"
+
     def _aggregate_loop(self, node: A.Aggregate, var: str, depth: int) -> None:
+        if node.kind == "count" and node.where is None:  # every element counts
+            self.m.emit(depth, f"{var} = {self.aggregate(node).src}")
+            return
+        key = self._group_key(node)
+        if key is not None:
+            group = self.m.fresh("g")
+            self.groups.append(group)
+            self.m.emit(depth, f"if {group} is None:")
+            self._aggregate_body(node, group, depth + 1, grouped=True)
+            self.m.emit(depth, f"{var} = {group}.get({key}, 0)")
+            return
+        self._aggregate_body(node, var, depth, grouped=False)
+
+    def _aggregate_body(self, node: A.Aggregate, var: str, depth: int, grouped: bool) -> None:
+        """The loop of a count or sum into ``var``; ``grouped``: into a dict of totals per
+        line code, with no ``where`` (the per-code form of :meth:`_group_key`)."""
         m = self.m
         saved = self.scope.get(node.var)
         lines = node.collection == "lines"
         index, elem = m.fresh("i"), m.fresh("e")
         self.scope[node.var] = _Code(index, False, "line", elem) if lines else _Code(elem, False)
         try:
-            where = self.flag(node.where) if node.where is not None else None
+            where = self.flag(node.where) if node.where is not None and not grouped else None
             value = self(node.value).src if node.value is not None else None
         finally:
             if saved is None:
                 del self.scope[node.var]
             else:
                 self.scope[node.var] = saved
+        if grouped:  # per code: var[code] is the total of that code's lines, in line order
+            total, code = m.fresh("s"), m.fresh("k")
+            m.emit(depth, f"{var} = {{}}")
+            if node.kind == "sum" and self.types.of(node) == "money":
+                m.emit(depth, "_dc = _decimal_context()")
+            header = (f"for {index}, {elem} in _enumerate(_lines):" if _uses(index, value)
+                      else f"for {elem} in _lines:")
+            m.emit(depth, header)
+            m.emit(depth + 1, f"{code} = {elem}.code")
+            if node.kind == "count":
+                m.emit(depth + 1, f"{var}[{code}] = {var}.get({code}, 0) + 1")
+                return
+            m.emit(depth + 1, f"{total} = {var}.get({code}, 0)")
+            self._sum_step_source(node, total, value or "None", depth + 1)
+            m.emit(depth + 1, f"{var}[{code}] = {total}")
+            return
         if not lines:
             header = f"for {elem} in _visit.diagnoses:"
         elif _uses(index, where, value):
@@ -625,8 +688,14 @@ class _ExprCompiler:
         if node.kind == "count":
             m.emit(depth, f"{var} += 1")
             return
-        # The additions of _sum_values: missing skipped, ints added natively, the rest by
-        # the shared arithmetic.
+        self._sum_step_source(node, var, value or "None", depth)
+
+    def _sum_step_source(self, node: A.Aggregate, var: str, value: str, depth: int) -> None:
+        """Add ``value`` to ``var`` as :func:`_sum_values` does: missing skipped, ints added
+        natively, the rest by the shared arithmetic."""
+        m = self.m
+        dc = "_dc" if node.kind == "sum" and self.types.of(node) == "money" else \
+            "_decimal_context()"
         item = m.fresh("x")
         m.emit(depth, f"{item} = {value}")
         m.emit(depth, f"if {item} is not None:")
@@ -776,7 +845,8 @@ class _RuleEmitter:
             start, end = m.const(rule.effective.start), m.const(rule.effective.end)
             m.emit(depth, f"if {start} <= _day <= {end}:")
             depth += 1
-        m.emit(depth, "pass")
+        start = len(m.lines)
+        m.emit(depth, "pass")  # becomes `_g1 = None` when the rule reads per-code totals
         early, middle, late = self._split_when()
         depth = self._test(early, depth)
         self._lets(rule.lets_before, depth)
@@ -795,6 +865,8 @@ class _RuleEmitter:
         m.emit(depth + 1, f"out.append(_Finding({m.const(rule.id)}, {m.const(rule.severity)}, "
                           f"{'None' if line is None else line.src}, {self._message()}, {fix}, "
                           f"{m.const(rule.source)}))")
+        if x.groups:
+            m.lines[start] = m.lines[start].replace("pass", " = ".join([*x.groups, "None"]))
         return first, len(m.lines)
 
     def _split_when(self) -> tuple[list[A.Expr], list[A.Expr], list[A.Expr]]:

@@ -33,6 +33,7 @@ __all__ = [
     "line_units",
     "plain_lines",
     "quick_stated_units_valid",
+    "quick_stated_units_valid_indexed",
     "share_units",
     "stated_units_valid",
     "timed_flag_index",
@@ -199,6 +200,48 @@ def quick_stated_units_valid(lines: Sequence[Line], timed: Sequence[bool | None]
     return extras == (total + 7) // UNIT_MINUTES - floors and lowest_with >= highest_without
 
 
+def quick_stated_units_valid_indexed(lines: Sequence[Line], index: Mapping[str, bool | None],
+                                     method: str) -> bool | None:
+    """:func:`quick_stated_units_valid` with each line's timed flag read from the pack's
+    :func:`timed_flag_index` as it goes (no flags tuple built first); the same answer, tested."""
+    get = index.get
+    seen: set[str] = set()
+    total = floors = extras = 0
+    lowest_with, highest_without = UNIT_MINUTES, -1
+    ama = method == "ama"
+    wrong = False
+    for line in lines:
+        code = line.code
+        if get(code) is not True:
+            continue
+        units = line.units
+        if units is None or code in seen:
+            return None
+        seen.add(code)
+        minutes = line.minutes or 0
+        if ama:
+            wrong = wrong or units != (minutes + 7) // UNIT_MINUTES
+            continue
+        whole, remainder = divmod(minutes, UNIT_MINUTES)
+        total += minutes
+        floors += whole
+        extra = units - whole
+        if extra == 1:
+            extras += 1
+            if remainder < lowest_with:
+                lowest_with = remainder
+        elif extra == 0:
+            if remainder > highest_without:
+                highest_without = remainder
+        else:
+            wrong = True
+    if wrong:
+        return False
+    if ama:
+        return True
+    return extras == (total + 7) // UNIT_MINUTES - floors and lowest_with >= highest_without
+
+
 def _timed_minutes_by_code(
     lines: Sequence[Line], timed: Sequence[bool | None]
 ) -> dict[str, int]:
@@ -318,6 +361,9 @@ _LINE_FIELDS: Final[dict[str, Callable[[LineValue], Any]]] = {
     "timed": lambda v: v.timed,
 }
 
+_new_object: Final = object.__new__
+
+
 class EvalContext:
     """One visit under one pack. ``trace`` is a list to append trace entries to, or None.
 
@@ -361,6 +407,26 @@ class EvalContext:
         self.trace = [] if trace else None
         if not (plain_lines(visit.lines) if plain is None else plain):
             self._compute_units()
+
+    @classmethod
+    def of_plain_visit(cls, pack: CheckedPack, visit: Visit,
+                       timed_index: Mapping[str, bool | None] | None) -> EvalContext:
+        """``EvalContext(pack, visit, timed_index=timed_index, plain=True)``: the same
+        context, made without the options (it is on every evaluation's path); the caller has
+        checked that the lines are :func:`plain_lines`. A test compares the two."""
+        self = _new_object(cls)
+        self.pack = pack
+        self.visit = visit
+        self.day = visit.date_of_service
+        self._timed_index = timed_index
+        self._timed = None
+        self._units = None
+        self._timed_minutes = 0
+        self._lines = None
+        self._stated_units_valid = None
+        self._parameters = {}
+        self.trace = None
+        return self
 
     @property
     def timed(self) -> tuple[bool | None, ...]:
@@ -416,8 +482,13 @@ class EvalContext:
         valid = self._stated_units_valid
         if valid is None:
             if self._units is None:
-                valid = quick_stated_units_valid(self.visit.lines, self.timed,
-                                                 self.pack.unit_method)
+                index = self._timed_index
+                if index is not None and self._timed is None:
+                    valid = quick_stated_units_valid_indexed(self.visit.lines, index,
+                                                             self.pack.unit_method)
+                else:
+                    valid = quick_stated_units_valid(self.visit.lines, self.timed,
+                                                     self.pack.unit_method)
             if valid is None:
                 valid = self._stated_units_valid_general()
             self._stated_units_valid = valid

@@ -115,6 +115,19 @@ class Pack:
         if plain is None:
             check_visit(visit)  # a Visit built in code skips load_visit's limits: check here
         backend = self.backend
+        if plain and not trace and as_of is None:  # the common call, without the options
+            checked = self.checked
+            ctx = EvalContext.of_plain_visit(checked, visit,
+                                             getattr(backend, "timed_index", None))
+            try:
+                findings = tuple(backend.run(ctx))
+            except EvaluationError:
+                raise
+            except Exception as exc:  # a bug: never let a raw exception reach the caller
+                raise self._failure(exc, visit, ctx) from exc
+            return result_with_pending_lines(visit.id, checked.name, checked.version,
+                                             status_of(findings), _billable_lines, ctx,
+                                             findings, None)
         if trace and not backend.supports_trace:
             backend = InterpreterBackend(self.checked)
         ctx: EvalContext | None = None

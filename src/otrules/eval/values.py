@@ -287,7 +287,8 @@ def has_modifiers(modifiers: Sequence[str], mode: str, wanted: Sequence[str]) ->
 
 # ---------------------------------------------------------------------------- diagnoses
 
-_ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+ICD10_SHAPE: Final = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")  # the compiled
+# back end calls its fullmatch on the upper-cased text, as icd10_shape does
 
 
 def normalize_icd(code: str) -> str:
@@ -314,7 +315,7 @@ def icd10_shape(value: str | None) -> bool | None:
     Case is ignored, as codes are normalised to capitals."""
     if value is None:
         return None
-    return _ICD10_SHAPE.fullmatch(value.upper()) is not None
+    return ICD10_SHAPE.fullmatch(value.upper()) is not None
 
 
 # ---------------------------------------------------------------------------- built-ins
