@@ -175,3 +175,14 @@ def test_branch_budget_bounds_the_work() -> None:
     # The branch budget stops the search; a condition that may be true is never reported.
     parts = " and ".join(f"(line.units + {i} = 0 or line.charge + ${i} = $0)" for i in range(12))
     assert never_true([parse_expression(parts)], str) is None
+
+
+def test_parts_deeper_than_the_comparison_limit_are_not_compared() -> None:
+    # `line.units + 1 + … + 1 = 1 and … = 2`: each comparison is 3 levels deeper than its
+    # count of additions; parts up to 40 levels deep are compared, deeper ones are left alone.
+    def clash(additions: int) -> str:
+        subject = "line.units" + " + 1" * additions
+        return f"{subject} = 1 and {subject} = 2"
+
+    assert never_true([parse_expression(clash(37))], str) is not None  # 40 levels
+    assert never_true([parse_expression(clash(38))], str) is None  # 41 levels

@@ -63,3 +63,41 @@ def test_threads_reading_at_once_leave_it_on() -> None:
         thread.join()
     assert errors == []
     assert gc.isenabled()
+
+
+def test_objects_made_during_a_read_leave_the_youngest_generation() -> None:
+    # The first collection after a read must not have to walk everything the read made.
+    with collector.paused():
+        parse_source("rule r : info\n  when a + b > 1\n")
+        assert gc.get_count()[0] > 0
+    assert gc.get_count()[0] < 50
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_the_application_froze_stay_frozen() -> None:
+    kept = [object() for _ in range(10)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        parse_source("rule r : info\n  when a + b > 1\n")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    assert kept
+
+
+def test_cyclic_garbage_made_during_a_read_is_still_collected() -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    with collector.paused():
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        watch = weakref.ref(a)
+        del a, b
+    assert watch() is not None  # a cycle: reference counting alone cannot free it
+    gc.collect()
+    assert watch() is None

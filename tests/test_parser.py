@@ -260,6 +260,26 @@ def test_e005_bad_placeholder() -> None:
     assert (d.span.line, d.span.column) == (3, 14)
 
 
+def test_message_templates_split_into_text_and_placeholders_with_exact_spans() -> None:
+    pack, diags = parse_source(
+        'rule r : error\n  when yes\n  say "a\\{b\\} {line.code}{x}\\n\\\\ {y }z\\t"\n', "p.otr")
+    assert diags == []
+    say = pack.decls[0].say  # type: ignore[union-attr]
+    assert say.parts == ("a{b} ", A.Placeholder(("line", "code")), A.Placeholder(("x",)),
+                         "\n\\ ", A.Placeholder(("y",)), "z\t")
+    spans = [(p.span.column, p.span.end_column) for p in say.parts
+             if isinstance(p, A.Placeholder)]
+    # `say "` ends at column 8; each placeholder's span covers its braces.
+    assert spans == [(15, 26), (26, 29), (34, 38)]
+
+
+def test_e005_placeholder_left_open() -> None:
+    d = only_error('rule r : error\n  when yes\n  say "x \\{ {line.code"\n')
+    assert (d.code, d.message) == ("E005", "'{line.code' is not a placeholder")
+    assert d.span is not None
+    assert (d.span.line, d.span.column, d.span.end_column) == (3, 13, 23)
+
+
 def test_e005_stray_closing_brace() -> None:
     d = only_error('rule r : error\n  when yes\n  say "oops }"\n')
     assert (d.code, d.message) == ("E005", "'}' closes no placeholder")

@@ -63,7 +63,8 @@ def fold(expr: A.Expr, found: list[FixedComparison] | None = None) -> Any:
         node, done = stack.pop()
         if not done:
             stack.append((node, True))
-            stack.extend((kid, False) for kid in _fold_children(node))
+            for kid in _fold_children(node):
+                stack.append((kid, False))
             continue
         values[id(node)] = _fold_node(node, values, found)
     return values[id(expr)]
@@ -142,12 +143,13 @@ def _ordered(op: str, a: Any, b: Any) -> bool:
 
 def _shallow(expr: A.Expr) -> bool:
     """Whether ``expr`` is shallow enough to hash and compare without deep recursion."""
-    stack = [(expr, 1)]
-    while stack:
-        node, depth = stack.pop()
+    level = [expr]  # the nodes at one depth, level by level
+    depth = 1
+    while level:
         if depth > _MAX_COMPARED_DEPTH:
             return False
-        stack.extend((kid, depth + 1) for kid in children(node))
+        level = [kid for node in level for kid in children(node)]
+        depth += 1
     return True
 
 

@@ -376,6 +376,7 @@ def _unescape(raw: str) -> str:
 
 
 _PLACEHOLDER = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+_TEMPLATE_SPECIAL = re.compile(r"[\\{}]")
 
 
 class _Clause(NamedTuple):
@@ -771,7 +772,15 @@ class _Builder:
         parts: list[str | A.Placeholder] = []
         buf: list[str] = []
         i = 0
+        special = _TEMPLATE_SPECIAL.search
         while i < len(raw):
+            found = special(raw, i)  # plain text up to the next backslash or brace
+            if found is None:
+                buf.append(raw[i:])
+                break
+            if found.start() > i:
+                buf.append(raw[i:found.start()])
+                i = found.start()
             ch = raw[i]
             if ch == "\\" and i + 1 < len(raw):
                 nxt = raw[i + 1]

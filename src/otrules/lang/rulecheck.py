@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -143,7 +144,7 @@ class RuleChecker:
             phi_before = self.ctx.phi_reads
             type_ = self.typer.infer(let.value, frame.child({}, pending))
             # Bound even when it reuses a name, so that its uses do not cascade into errors.
-            self._shadows(let.name, _name_span(let, self.pack.source_line))
+            self._shadows(let.name, functools.partial(_name_span, let, self.pack.source_line))
             key = ("let", self.rule.id, let.name, id(let))
             names[let.name] = Binding(type_, "let", key)
             self.lets[let.name] = (key, let)
@@ -152,8 +153,10 @@ class RuleChecker:
                 self.phi_lets.add(let.name)
         return frame
 
-    def _shadows(self, name: str, span: Span | None, what: str = "let") -> bool:
-        """Report a let or element name that reuses a name it may not."""
+    def _shadows(self, name: str, span: Span | Callable[[], Span | None] | None,
+                 what: str = "let") -> bool:
+        """Report a let or element name that reuses a name it may not. (A let's ``span`` is
+        found in the source line only when there is something to report.)"""
         globals_ = self.pack.globals.lookup(name)
         if name in self.lets:
             other = "another let of the rule"
@@ -167,6 +170,8 @@ class RuleChecker:
             other = f"the visit field '{name}'"
         else:
             return False
+        if callable(span):
+            span = span()
         self.error(C.LET_SHADOWS, f"{what} '{name}' reuses the name of {other}", span,
                    "choose another name")
         return True

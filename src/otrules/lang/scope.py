@@ -133,16 +133,20 @@ class Scope:
             scope = scope.parent
 
     def lookup(self, name: str) -> Binding | None:
-        for scope in self._chain():
+        scope: Scope | None = self  # a plain loop: names are looked up at every use
+        while scope is not None:
             found = scope.names.get(name)
             if found is not None:
                 return found
+            scope = scope.parent
         return None
 
     def pending_reason(self, name: str) -> str | None:
-        for scope in self._chain():
+        scope: Scope | None = self
+        while scope is not None:
             if name in scope.pending:
                 return scope.pending[name]
+            scope = scope.parent
         return None
 
     def visible(self) -> set[str]:
