@@ -163,41 +163,10 @@ def quick_stated_units_valid(lines: Sequence[Line], timed: Sequence[bool | None]
     1, the extra units add up to the visit's total-time units minus the whole units, and no
     code that got an extra unit has a smaller remainder than one that did not. AMA: each code
     states its own rule-of-eights units. A test compares this with the general decision."""
-    seen: set[str] = set()
-    total = floors = extras = 0
-    lowest_with, highest_without = UNIT_MINUTES, -1
-    ama = method == "ama"
-    wrong = False  # decided only once every timed line is known to qualify
-    for line, flag in zip(lines, timed, strict=True):
-        if flag is not True:
-            continue
-        units, code = line.units, line.code
-        if units is None or code in seen:
-            return None
-        seen.add(code)
-        minutes = line.minutes or 0
-        if ama:
-            wrong = wrong or units != (minutes + 7) // UNIT_MINUTES
-            continue
-        whole = minutes // UNIT_MINUTES
-        remainder = minutes % UNIT_MINUTES
-        total += minutes
-        floors += whole
-        extra = units - whole
-        if extra == 1:
-            extras += 1
-            if remainder < lowest_with:
-                lowest_with = remainder
-        elif extra == 0:
-            if remainder > highest_without:
-                highest_without = remainder
-        else:
-            wrong = True
-    if wrong:
-        return False
-    if ama:
-        return True
-    return extras == (total + 7) // UNIT_MINUTES - floors and lowest_with >= highest_without
+    # A line's timed flag depends only on its code (the pack's code table on the day), so the
+    # flags make an index by code, and one implementation serves both callers.
+    index = {line.code: flag for line, flag in zip(lines, timed, strict=True)}
+    return quick_stated_units_valid_indexed(lines, index, method)
 
 
 def quick_stated_units_valid_indexed(lines: Sequence[Line], index: Mapping[str, bool | None],
