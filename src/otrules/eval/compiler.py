@@ -43,7 +43,7 @@ from otrules.eval.runtime import (
 from otrules.eval.typeinfo import PHI, RuleTypes
 from otrules.lang import ast as A
 from otrules.lang.checked import CheckedPack, RuleInfo
-from otrules.lang.typing_rules import children
+from otrules.lang.typing_rules import chain, children
 from otrules.model import Line
 
 __all__ = ["CompiledBackend", "compile_source"]
@@ -776,18 +776,6 @@ def _names(node: A.Expr) -> set[str]:
     return out
 
 
-def _conjuncts(node: A.Expr | None) -> list[A.Expr]:
-    out: list[A.Expr] = []
-    stack = [node] if node is not None else []
-    while stack:
-        item = stack.pop()
-        if isinstance(item, A.Binary) and item.op == "and":
-            stack += [item.right, item.left]
-        else:
-            out.append(item)
-    return out
-
-
 def _code_guard(pack: CheckedPack, rule: A.Rule) -> frozenset[Any] | None:
     """Codes one of which a visit must bill for the rule to be able to fire, or None.
 
@@ -803,7 +791,7 @@ def _code_guard(pack: CheckedPack, rule: A.Rule) -> frozenset[Any] | None:
     if it.kind != "line":
         return None
     var = it.names[0]
-    for cond in _conjuncts(it.where):
+    for cond in chain([it.where], "and"):
         subject = getattr(cond, "subject", None) if not isinstance(cond, A.Binary) else (
             cond.left if cond.op == "=" else None)
         if not (isinstance(subject, A.Attribute) and subject.name == "code"
@@ -882,7 +870,7 @@ class _RuleEmitter:
         early: list[A.Expr] = []
         middle: list[A.Expr] = []
         late: list[A.Expr] = []
-        for cond in _conjuncts(rule.when):
+        for cond in chain([rule.when], "and"):
             names = _names(cond)
             (late if names & element else middle if names & before else early).append(cond)
         return early, middle, late

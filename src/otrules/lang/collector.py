@@ -2,14 +2,16 @@
 
 Reading a pack makes hundreds of thousands of small objects (tokens, AST nodes, spans, types)
 and none of them in a cycle. Each batch of 700 allocations would start a collection, and the
-older collections walk every live object: on a 2,000-rule pack that is a third of the time.
+older collections walk every live object: on a 2,000-rule pack that cost between a tenth and
+a third of a parse (more, the more objects the process already holds).
 Reference counting still frees everything as before; cyclic garbage that other threads make
-meanwhile is collected once the last read in progress ends. The pause nests and is shared by
-threads: the collector is switched back on only if it was on when the first read began.
+meanwhile waits for the collector's next full collection (see below). The pause nests and
+is shared by threads: the collector is switched back on only if it was on when the first
+read began.
 
 When the collector is switched back on, the objects made during the read are all still in
 the youngest generation, and the first allocation after would start a collection that walks
-every one of them (a tenth of the time of a parse) only to move them one generation up. They
+every one of them (about 6% of a parse) only to move them one generation up. They
 are moved straight to the oldest generation instead (``gc.freeze`` then ``gc.unfreeze``, which
 relink the generations' lists without walking them) — unless the application holds frozen
 objects of its own, which ``gc.unfreeze`` would release. Cyclic garbage then waits for the

@@ -176,7 +176,6 @@ def parse(tables: Tables, text: str, handler: Callable[[str], Callable[[Meta, li
     actions, goto, lexers, rules = tables.actions, tables.goto, tables.lexers, tables.rules
     end_state = tables.end
     skip = _SKIP.match
-    new_token = getattr(Token, "_future_new", Token)  # skips Token.__new__'s argument shim
     count_newlines = text.count
     builders: dict[str, Callable[[Meta, list[Any]], Any]] = {}
     chains = tables.chains
@@ -255,8 +254,7 @@ def parse(tables: Tables, text: str, handler: Callable[[str], Callable[[Meta, li
                     kept = rule.kept
                     if rule.parts[kept] == _TOKEN:
                         first = last = popped[kept]
-                        result: Any = new_token(first[0], first[1], first[6], first[2],
-                                                first[3], first[4], first[5], first[7])
+                        result: Any = _token(first)
                     else:
                         result = popped[kept]
                         if type(result) is Token:  # Lark gives a lone token its own place
@@ -277,7 +275,13 @@ def parse(tables: Tables, text: str, handler: Callable[[str], Callable[[Meta, li
                 return result
 
 
-_new_token = getattr(Token, "_future_new", Token)
+_new_token = getattr(Token, "_future_new", Token)  # skips Token.__new__'s argument shim
+
+
+def _token(t: tuple[Any, ...]) -> Token:
+    """The ``lark.Token`` of a token tuple (kind, text, line, column, end line, end column,
+    start offset, end offset)."""
+    return _new_token(t[0], t[1], t[6], t[2], t[3], t[4], t[5], t[7])  # type: ignore[no-any-return]
 
 
 def _follow_chain(tables: Tables, below: int, state: int, kind: str) -> int:
@@ -307,8 +311,7 @@ def _reduce(rule: _Rule, popped: list[Any], first: Any, last: Any,
         if part == _VALUE:
             children.append(child)
         elif part == _TOKEN:
-            children.append(_new_token(child[0], child[1], child[6], child[2], child[3],
-                                       child[4], child[5], child[7]))
+            children.append(_token(child))
         else:
             children.extend(child)
     if rule.spliced:

@@ -17,7 +17,7 @@ import attrs
 
 from otrules.diagnostics import Span
 from otrules.lang import ast as A
-from otrules.lang.typing_rules import children
+from otrules.lang.typing_rules import chain, children
 
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
@@ -153,30 +153,6 @@ def _shallow(expr: A.Expr) -> bool:
     return True
 
 
-def flatten_and(exprs: Iterable[A.Expr]) -> list[A.Expr]:
-    out: list[A.Expr] = []
-    stack = list(reversed(list(exprs)))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, A.Binary) and node.op == "and":
-            stack.extend((node.right, node.left))
-        else:
-            out.append(node)
-    return out
-
-
-def _flatten_or(expr: A.Expr) -> list[A.Expr]:
-    out: list[A.Expr] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, A.Binary) and node.op == "or":
-            stack.extend((node.right, node.left))
-        else:
-            out.append(node)
-    return out
-
-
 def _polarity(expr: A.Expr) -> tuple[A.Expr, bool]:
     positive = True
     while isinstance(expr, A.Unary) and expr.op == "not":
@@ -221,7 +197,7 @@ class _Facts:
 
 def never_true(conditions: Iterable[A.Expr], text: Text) -> Verdict | None:
     """Why the conjunction of ``conditions`` can never be true, or None if it might be."""
-    return _Search(text).conjunction(flatten_and(conditions))
+    return _Search(text).conjunction(chain(conditions, "and"))
 
 
 class _Search:
@@ -258,11 +234,11 @@ class _Search:
         return None
 
     def all_branches_fail(self, alt: A.Expr, rest: list[A.Expr]) -> bool:
-        for branch in _flatten_or(alt):
+        for branch in chain([alt], "or"):
             self.budget -= 1
             if self.budget < 0:
                 return False
-            if self.conjunction([*rest, *flatten_and([branch])]) is None:
+            if self.conjunction([*rest, *chain([branch], "and")]) is None:
                 return False
         return True
 

@@ -9,7 +9,7 @@ node type; ``HANDLED_NODES`` lets a test check that every node type is handled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -475,6 +475,20 @@ def children(node: A.Expr) -> list[A.Expr]:
             out.extend(value)
         elif value is not None:
             out.append(value)
+    return out
+
+
+def chain(exprs: Iterable[A.Expr | None], op: str) -> list[A.Expr]:
+    """The operands of ``op`` ("and" or "or") chains in ``exprs``, left to right, flattened
+    without recursion: ``a and (b and c)`` gives a, b, c. None items are skipped."""
+    out: list[A.Expr] = []
+    stack = [e for e in reversed(list(exprs)) if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, A.Binary) and node.op == op:
+            stack.extend((node.right, node.left))
+        else:
+            out.append(node)
     return out
 
 
