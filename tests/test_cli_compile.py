@@ -23,7 +23,7 @@ def test_plan_lists_every_rule_of_the_pack_with_its_guard() -> None:
 def test_source_is_the_generated_module() -> None:
     done = _otrules("compile", "--emit", "source", "medicare-ot")
     assert done.returncode == 0, done.stderr
-    assert "def _run(ctx, out):" in done.stdout
+    assert "def _run(ctx, out, _codes):" in done.stdout
     assert "Traceback" not in done.stderr
 
 

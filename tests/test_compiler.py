@@ -19,10 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otrules._pack_strategies import pack_sources
-from otrules.errors import LimitError
+from otrules.errors import EvaluationError, LimitError
 from otrules.eval.compiler import _HANDLERS, CompiledBackend, compile_source
 from otrules.eval.context import line_timed_flags, plain_lines, timed_flag_index
-from otrules.eval.engine import Pack, _quick_scan
+from otrules.eval.engine import Pack
+from otrules.eval.result import Result
+from otrules.eval.scan import plain_codes
+from otrules.eval.scan import quick_scan as _quick_scan
 from otrules.lang import ast as A
 from otrules.lang.loader import load_checked_pack
 from otrules.limits import visit_limit_problems
@@ -152,8 +155,16 @@ def test_fast_paths_pack_has_both_forms() -> None:
     assert ".get(_l" in source
     # a count with no `where` always evaluated: the length, no loop
     assert re.search(r"_s\d+ = len\(_lines\)", source)
+    # ... unless every code is on one line: then a line's total is its own value
+    assert source.count("if len(_codes) == len(_lines):") == 3
     # icd10_shape of a diagnosis matched inline; of an optional value, the shared function
     assert "_icd10_fullmatch(_d" in source
+    # pairs loop over the codes, skipping first codes that start no key of the table
+    assert re.search(r"for _i\d+, _a\d+ in _enumerate\(_k\d+\):\n +if _a\d+ not in _c", source)
+    # `T[key].column = literal` on an undated table: a set of keys; on a dated one, a lookup
+    assert re.search(r"\(_l\d+\.code in _c\d+\) or \(_l\d+\.code in _c\d+\)", source)
+    assert re.search(r"if \(_e\d+\.code in _c\d+\):\n +_s\d+ \+= 1", source)
+    assert ".find(_l" in source
     assert re.search(r"_c\d+\(\(None if", source)
 
 
@@ -182,7 +193,7 @@ def test_fast_paths_rules_fire(fast_pair: tuple[Pack, Pack]) -> None:
     fired = {f.rule for f in compiled.evaluate(visit).findings}
     assert fired == {"sums-both-ways", "sums-in-choice", "mixed-number-sums", "three-valued",
                      "pairs-with-rows", "minutes-and-units", "per-code-totals",
-                     "diagnosis-shapes"}
+                     "diagnosis-shapes", "table-columns-folded", "table-columns-counted"}
 
 
 def test_per_code_totals_pool_lines_of_one_code(fast_pair: tuple[Pack, Pack]) -> None:
@@ -251,3 +262,35 @@ def test_the_quick_limit_check_agrees_with_check_visit(visit, over: str | None, 
     if _quick_scan(visit) is None:
         with pytest.raises(LimitError):
             Pack(load_checked_pack(BENCH_PACK)).evaluate(visit)
+    # the fast path's scan: the codes exactly when the visit is within limits and plain
+    codes = plain_codes(visit)
+    assert (codes is not None) == (scan is True)
+    if codes is not None:
+        assert codes == {line.code for line in visit.lines}
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(visit=visits(), day=st.integers(0, 364), odd=st.sampled_from([None, *_NOT_PLAIN]))
+def test_the_fast_path_gives_the_general_result(fast_pair: tuple[Pack, Pack], visit,  # type: ignore[no-untyped-def]
+                                                day: int, odd: str | None) -> None:
+    # `as_of` set to the date of service changes nothing but the path: the general one.
+    _, compiled = fast_pair
+    visit = _in_range(visit, compiled, day)
+    if odd is not None:
+        visit = attrs.evolve(visit, lines=(attrs.evolve(visit.lines[0], **_NOT_PLAIN[odd]),
+                                           *visit.lines[1:]))
+    fast = compiled.backend.evaluate_plain(visit)
+    assert (fast is None) == (odd is not None)
+    try:
+        general = compiled.evaluate(visit, as_of=visit.date_of_service)
+    except EvaluationError:
+        assert odd is not None  # the unit computation rejects what a plain visit never holds
+        return
+    if fast is not None:
+        assert fast == general
+        assert fast.to_json_text() == general.to_json_text()
+        # a list of lines given to Result is kept as a tuple, never read as pending
+        built = Result(fast.visit_id, fast.pack, fast.pack_version, fast.status,
+                       list(general.lines), general.findings)
+        assert built == fast
+        assert hash(built) == hash(fast)

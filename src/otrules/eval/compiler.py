@@ -1,21 +1,26 @@
 """The compiled back end: a checked pack becomes one generated Python module.
 
-Each rule becomes a function ``_rule_N(ctx, out)`` whose loops and conditions are plain Python.
-Nothing from the pack is ever spliced into the source as text: every literal, message, table
-and parameter is hoisted into the module's namespace under a generated name (``_c12``), and
-operators come from fixed tables. Names in the generated code are generated too (``_v3``), so
-a rule id, a table name or a string full of quotes cannot change what the code does.
+Every rule becomes a block of one function ``_run(ctx, out, _codes)`` whose loops and
+conditions are plain Python. Nothing from the pack is ever spliced into the source as text:
+every literal, message, table and parameter is hoisted into the module's namespace under a
+generated name (``_c12``), and operators come from fixed tables. Names in the generated code
+are generated too (``_v3``), so a rule id, a table name or a string full of quotes cannot
+change what the code does.
 
 Speed comes from: expressions that cannot be missing compile to plain Python operators (no
 three-valued helper), and conditions compile to Python's ``and``/``or`` over "is it true"
 tests; a rule whose lines or pairs can only involve certain codes is skipped when the visit
-has none of them; table lookups are dictionary lookups, so cost does not grow with table size;
-lines are read as the visit's own ``Line`` objects by index (no per-visit line views); a count
-or sum that a statement always evaluates runs as a plain loop before it (a count with no
-``where`` is the length; a total of the element's own code, ``other.code = line.code``, comes
-from per-code totals built once per visit); constant parameters are hoisted; messages are
-rendered by generated code (the same text as
-:func:`runtime.render_message`, typed by :class:`RuleTypes`, PHI withheld). Pack range, fixes
+has none of them; table lookups are dictionary lookups, so cost does not grow with table size,
+and ``T[key].column = literal`` on a table without dates is membership in the set of keys
+that pass, found when compiling; lines are read as the visit's own ``Line`` objects by index
+(no per-visit line views), and pairs loop over the codes; a count or sum that a statement
+always evaluates runs as a plain loop before it (a count with no ``where`` is the length; a
+total of the element's own code, ``other.code = line.code``, is the line's own value when
+every code is on one line, else it comes from per-code totals built once per visit); constant
+parameters are hoisted; messages are rendered by generated code (the same text as
+:func:`runtime.render_message`, typed by :class:`RuleTypes`, PHI withheld). For the common
+call, ``evaluate_plain`` does all of ``Pack.evaluate`` with one scan of the visit
+(:func:`scan.plain_codes`) and no calls between the steps. Pack range, fixes
 (:func:`runtime.fix_for_line`), value operations and formatting are the shared code of
 :mod:`runtime` and :mod:`values`. The reference interpreter remains the oracle: differential
 tests run both over every bundled pack, random packs and a pack written to exercise each
@@ -33,18 +38,19 @@ from typing import Any, Final
 from otrules.errors import EvaluationError
 from otrules.eval import values as V
 from otrules.eval.context import EvalContext, timed_flag_index
-from otrules.eval.result import Finding
+from otrules.eval.result import Finding, Result, result_with_pending_lines, status_of
 from otrules.eval.runtime import (
     WITHHELD,
     evaluation_error,
     fix_for_line,
     pack_not_effective,
 )
+from otrules.eval.scan import plain_codes
 from otrules.eval.typeinfo import PHI, RuleTypes
 from otrules.lang import ast as A
 from otrules.lang.checked import CheckedPack, RuleInfo
 from otrules.lang.typing_rules import chain, children
-from otrules.model import Line
+from otrules.model import Line, Visit
 
 __all__ = ["CompiledBackend", "compile_source"]
 
@@ -107,14 +113,15 @@ class _Code:
     A line (kind ``"line"``) is its index; ``obj`` is then the source of its ``Line`` object
     when a loop has it in a variable (else it is read as ``_lines[index]``)."""
 
-    __slots__ = ("kind", "nullable", "obj", "src")
+    __slots__ = ("code", "kind", "nullable", "obj", "src")
 
     def __init__(self, src: str, nullable: bool, kind: _Obj = "value",
-                 obj: str | None = None) -> None:
+                 obj: str | None = None, code: str | None = None) -> None:
         self.src = src
         self.nullable = nullable
         self.kind = kind
         self.obj = obj
+        self.code = code  # a line's: the variable holding its code, when a loop has it
 
     def line_obj(self) -> str:
         """Source of the ``Line`` of a (non-missing) line code."""
@@ -333,6 +340,9 @@ class _ExprCompiler:
 
     def _compare_flag(self, node: A.Binary, negated: bool) -> str:
         """A comparison as a flag: true (or, ``negated``, false) with no operand missing."""
+        folded = self._folded_lookup(node, negated)
+        if folded is not None:
+            return folded
         left, right = self(node.left), self(node.right)
         checks, operands = [], []
         for side in (left, right):
@@ -349,6 +359,27 @@ class _ExprCompiler:
         if negated:
             test = f"(not {test})"
         return "(" + " and ".join([*checks, test]) + ")" if checks else test
+
+    def _folded_lookup(self, node: A.Binary, negated: bool) -> str | None:
+        """``T[key].column = literal`` (or ``!=``) over a table whose rows carry no dates, as
+        a flag: membership of the key in the set of keys whose first row passes — worked out
+        once, here, with the same comparison. A missing key, row or value is no member, as it
+        makes the comparison missing. None when the form does not apply."""
+        lookup = node.left.obj if isinstance(node.left, A.Attribute) else None
+        if (node.op not in ("=", "!=") or not isinstance(lookup, A.Lookup)
+                or len(lookup.keys) != 1 or not isinstance(node.right, A.Literal)
+                or node.right.value is None):
+            return None
+        name, dated = self.tables.ref(lookup.table)
+        if dated:
+            return None
+        data = self.m.pack.tables[lookup.table]
+        index, want = data.column_index(node.left.name), node.right.value
+        equal = (node.op == "=") != negated
+        keys = frozenset(key for key, row in self.m.namespace[name].items()
+                         if row[index] is not None and (row[index] == want) == equal)
+        key = self(lookup.keys[0])
+        return f"({key.src} in {self.m.const(keys)})"
 
     # ---------------------------------------------------------------- leaves
     def literal(self, node: A.Literal) -> _Code:
@@ -387,6 +418,8 @@ class _ExprCompiler:
                 return _Code(f"(None if ({tmp} := {obj.src}) is None else {tmp}[{index}])", True)
             return _Code(f"{obj.src}[{index}]", column.optional)
         if obj.kind == "line":
+            if node.name == "code" and obj.code is not None:
+                return _Code(obj.code, False)
             template, nullable = _LINE_FIELDS[node.name]
             if obj.nullable:
                 tmp = self.m.fresh("o")
@@ -581,7 +614,16 @@ class _ExprCompiler:
         fn = self.m.const(V.BUILTINS[node.function])
         args = [self(a) for a in node.args]
         if node.function == "icd10_shape" and not args[0].nullable:  # values.icd10_shape
-            return _Code(f"(_icd10_fullmatch({args[0].src}.upper()) is not None)", False)
+            # Text that matches as it is matches upper-cased too (it is ASCII capitals and
+            # digits), so the upper-cased copy is made only for text that does not.
+            text = args[0].src
+            if not _is_simple(text):
+                tmp = self.m.fresh("t")
+                first, text = f"({tmp} := {text})", tmp
+            else:
+                first = text
+            return _Code(f"(_icd10_fullmatch({first}) is not None or "
+                         f"_icd10_fullmatch({text}.upper()) is not None)", False)
         nullable = any(a.nullable for a in args) or node.function in ("units_for", "abs",
                                                                       "min", "max")
         return _Code(f"{fn}({', '.join(a.src for a in args)})", nullable)
@@ -628,13 +670,42 @@ class _ExprCompiler:
             return
         key = self._group_key(node)
         if key is not None:
+            # When every code is on one line (the usual visit), the total of a line's code
+            # is that line's own value: no totals to build.
+            self.m.emit(depth, "if len(_codes) == len(_lines):")
+            self._own_total(node, var, depth + 1)
+            self.m.emit(depth, "else:")
             group = self.m.fresh("g")
             self.groups.append(group)
-            self.m.emit(depth, f"if {group} is None:")
-            self._aggregate_body(node, group, depth + 1, grouped=True)
-            self.m.emit(depth, f"{var} = {group}.get({key}, 0)")
+            self.m.emit(depth + 1, f"if {group} is None:")
+            self._aggregate_body(node, group, depth + 2, grouped=True)
+            self.m.emit(depth + 1, f"{var} = {group}.get({key}, 0)")
             return
         self._aggregate_body(node, var, depth, grouped=False)
+
+    def _own_total(self, node: A.Aggregate, var: str, depth: int) -> None:
+        """The grouped count or sum of :meth:`_group_key` when the line whose code is the key
+        is the only line with that code: one step from 0 with that line's value."""
+        if node.kind == "count":
+            self.m.emit(depth, f"{var} = 1")
+            return
+        outer = node.where.right if isinstance(node.where, A.Binary) else None
+        if not (isinstance(outer, A.Attribute) and isinstance(outer.obj, A.Name)
+                and outer.obj.name != node.var):
+            outer = node.where.left  # type: ignore[union-attr]
+        saved = self.scope.get(node.var)
+        self.scope[node.var] = self.scope[outer.obj.name]  # type: ignore[union-attr]
+        try:
+            value = self(node.value).src if node.value is not None else "None"
+        finally:
+            if saved is None:
+                del self.scope[node.var]
+            else:
+                self.scope[node.var] = saved
+        self.m.emit(depth, f"{var} = 0")
+        if self.types.of(node) == "money":
+            self.m.emit(depth, "_dc = _decimal_context()")
+        self._sum_step_source(node, var, value, depth)
 
     def _aggregate_body(self, node: A.Aggregate, var: str, depth: int, grouped: bool) -> None:
         """The loop of a count or sum into ``var``; ``grouped``: into a dict of totals per
@@ -903,17 +974,25 @@ class _RuleEmitter:
             m.emit(depth, f"for {var} in _visit.diagnoses:")
             x.scope[it.names[0]] = _Code(var, False)
         else:
-            ia, a, ib, b = m.fresh("i"), m.fresh("a"), m.fresh("i"), m.fresh("b")
-            m.emit(depth, f"for {ia}, {a} in _enumerate(_lines):")
-            m.emit(depth + 1, f"for {ib}, {b} in _enumerate(_lines):")
+            # Pairs loop over the codes (n² steps, most ending at the table lookup); a line is
+            # read as `_lines[i]` only where a rule needs more than its code.
+            codes, ia, a, ib, b = (m.fresh("k"), m.fresh("i"), m.fresh("a"), m.fresh("i"),
+                                   m.fresh("b"))
+            m.emit(depth, f"{codes} = [_line.code for _line in _lines]")
+            m.emit(depth, f"for {ia}, {a} in _enumerate({codes}):")
+            if it.table is not None:  # a first code that starts no key of the table pairs with none
+                firsts = frozenset(key[0] for key in m.pack.tables[it.table].index)
+                m.emit(depth + 1, f"if {a} not in {m.const(firsts)}:")
+                m.emit(depth + 2, "continue")
+            m.emit(depth + 1, f"for {ib}, {b} in _enumerate({codes}):")
             m.emit(depth + 2, f"if {ia} == {ib}:")
             m.emit(depth + 3, "continue")
             depth += 1
-            x.scope[it.names[0]] = _Code(ia, False, "line", a)
-            x.scope[it.names[1]] = _Code(ib, False, "line", b)
+            x.scope[it.names[0]] = _Code(ia, False, "line", code=a)
+            x.scope[it.names[1]] = _Code(ib, False, "line", code=b)
             if it.table is not None:
                 row = m.fresh("r")
-                find = x.tables.find(it.table, f"({a}.code, {b}.code)")
+                find = x.tables.find(it.table, f"({a}, {b})")
                 m.emit(depth + 1, f"{row} = {find}")
                 m.emit(depth + 1, f"if {row} is None:")
                 m.emit(depth + 2, "continue")
@@ -970,7 +1049,7 @@ class _RuleEmitter:
 
 
 class _Program:
-    """The generated module: one function ``_run(ctx, out)`` holding every rule's
+    """The generated module: one function ``_run(ctx, out, _codes)`` holding every rule's
     block in rule order, and a map from generated lines back to rules."""
 
     def __init__(self, pack: CheckedPack) -> None:
@@ -978,13 +1057,12 @@ class _Program:
         tables = _Tables(module)
         module.emit(0, "# Generated by otrules from a checked rule pack. Do not edit.")
         module.emit(0, "# Every literal and name is hoisted into the module namespace.")
-        module.emit(0, "def _run(ctx, out):")
+        # `_codes`: the set of the visit's codes (the caller has it from its scan).
+        module.emit(0, "def _run(ctx, out, _codes):")
         module.emit(1, "_visit = ctx.visit")
         module.emit(1, "_day = ctx.day")
         module.emit(1, "_lines = _visit.lines")
         guards = [_code_guard(pack, info.rule) for info in pack.rules]
-        if any(guard is not None for guard in guards):
-            module.emit(1, "_codes = {_line.code for _line in _lines}")
         self.rule_map: list[tuple[str, str, Any]] = []
         self.line_ranges: list[tuple[int, int, str]] = []
         for index, (info, guard) in enumerate(zip(pack.rules, guards, strict=True)):
@@ -1036,6 +1114,7 @@ class CompiledBackend:
         self._program = _Program(pack)
         self.source = self._program.source
         self.rule_map = tuple(self._program.rule_map)
+        self.evaluate_plain = _plain_evaluator(pack, self._program, self.timed_index)
 
     def run(self, ctx: EvalContext) -> list[Finding]:
         if not self._start <= ctx.day <= self._end:  # the test of pack_not_effective
@@ -1045,7 +1124,7 @@ class CompiledBackend:
         out: list[Finding] = []
         program = self._program
         try:
-            program.run(ctx, out)
+            program.run(ctx, out, {line.code for line in ctx.visit.lines})
         except EvaluationError:
             raise
         except Exception as exc:
@@ -1074,3 +1153,35 @@ class CompiledBackend:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CompiledBackend, (self.pack,))
+
+
+def _plain_evaluator(pack: CheckedPack, program: _Program,
+                     timed_index: dict[str, bool | None] | None
+                     ) -> Callable[[Visit], Result | None]:
+    """``Pack.evaluate(visit)`` without options, for the common visit: within the visit limits,
+    plain lines (:func:`scan.plain_codes`) and dated in the pack's range. It returns None for
+    any other visit, which then takes the general path (``Pack.evaluate``) unchanged. The same
+    steps as the general path with the calls between them folded away (it runs per visit);
+    the differential tests compare the two."""
+    name, version = pack.name, pack.version
+    start, end = pack.effective.start, pack.effective.end
+    run, context = program.run, EvalContext.of_plain_visit
+
+    def evaluate_plain(visit: Visit) -> Result | None:
+        codes = plain_codes(visit)
+        if codes is None or not start <= visit.date_of_service <= end:
+            return None
+        ctx = context(pack, visit, timed_index)
+        out: list[Finding] = []
+        try:
+            run(ctx, out, codes)
+        except EvaluationError:
+            raise
+        except Exception as exc:  # a bug: never let a raw exception reach the caller
+            raise evaluation_error(exc, ctx, program.rule_at(exc.__traceback__)) from exc
+        findings = tuple(out)
+        return result_with_pending_lines(visit.id, name, version,
+                                         status_of(findings) if findings else "pass", ctx,
+                                         findings, None)
+
+    return evaluate_plain

@@ -21,6 +21,7 @@ import attrs
 
 from otrules.codes import is_timed
 from otrules.errors import InternalError
+from otrules.eval.result import BillableLine
 from otrules.lang.checked import CheckedPack, TableData
 from otrules.model import Authorization, Line, Patient, Visit
 from otrules.units import UNIT_MINUTES, closest_allocation, is_valid_allocation
@@ -396,6 +397,15 @@ class EvalContext:
         self._parameters = {}
         self.trace = None
         return self
+
+    def billable_lines(self) -> tuple[BillableLine, ...]:
+        """The visit's billable lines: each line with the units the pack's unit method gives
+        (a result's ``lines``, built from its context on first read)."""
+        units = self.units
+        return tuple(
+            BillableLine(i, line.code, units[i], line.units, line.modifiers, line.charge,
+                         line.diagnosis_pointers)
+            for i, line in enumerate(self.visit.lines))
 
     @property
     def timed(self) -> tuple[bool | None, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -22,7 +22,6 @@ from otrules.eval.context import EvalContext
 from otrules.eval.interpreter import InterpreterBackend
 from otrules.eval.result import (
     AppliedFix,
-    BillableLine,
     Finding,
     FixSuggestion,
     Result,
@@ -31,8 +30,9 @@ from otrules.eval.result import (
     status_of,
 )
 from otrules.eval.runtime import evaluation_error
+from otrules.eval.scan import quick_scan
 from otrules.lang.checked import CheckedPack
-from otrules.limits import DEFAULT_VISIT_LIMITS, check_visit
+from otrules.limits import check_visit
 from otrules.model import MAX_MODIFIERS, Line, Visit
 from otrules.visit_json import VisitRecord, dump_visit, load_visit
 
@@ -41,7 +41,12 @@ __all__ = ["Backend", "Pack", "RuleSummary"]
 
 class Backend(Protocol):
     """What a back end provides. ``run`` appends to ``ctx.trace`` when it is a list and
-    ``supports_trace`` is true."""
+    ``supports_trace`` is true.
+
+    A back end may also have ``evaluate_plain(visit) -> Result | None``: the whole of
+    ``evaluate(visit)`` without options, done its own faster way, or None to leave the visit
+    to the general path (the compiled back end has one; see :mod:`otrules.eval.compiler`).
+    """
 
     @property
     def supports_trace(self) -> bool: ...
@@ -109,25 +114,19 @@ class Pack:
         range, rule dates, parameter values and table rows are taken for that day (the
         visit's own ``date_of_service`` is unchanged). Golden cases use it to pin a date.
         """
-        if type(visit) is not Visit:
+        if type(visit) is Visit:
+            if not trace and as_of is None:
+                fast = getattr(self.backend, "evaluate_plain", None)
+                if fast is not None:  # the compiled back end's path for the common call
+                    result = fast(visit)
+                    if result is not None:
+                        return result
+        else:
             _require_visit(visit)
-        plain = _quick_scan(visit)
+        plain = quick_scan(visit)
         if plain is None:
             check_visit(visit)  # a Visit built in code skips load_visit's limits: check here
         backend = self.backend
-        if plain and not trace and as_of is None:  # the common call, without the options
-            checked = self.checked
-            ctx = EvalContext.of_plain_visit(checked, visit,
-                                             getattr(backend, "timed_index", None))
-            try:
-                findings = tuple(backend.run(ctx))
-            except EvaluationError:
-                raise
-            except Exception as exc:  # a bug: never let a raw exception reach the caller
-                raise self._failure(exc, visit, ctx) from exc
-            return result_with_pending_lines(visit.id, checked.name, checked.version,
-                                             status_of(findings), _billable_lines, ctx,
-                                             findings, None)
         if trace and not backend.supports_trace:
             backend = InterpreterBackend(self.checked)
         ctx: EvalContext | None = None
@@ -143,8 +142,7 @@ class Pack:
         # The billable lines are built when first read (see otrules.eval.result).
         checked = self.checked
         return result_with_pending_lines(visit.id, checked.name, checked.version,
-                                         status_of(findings), _billable_lines, ctx, findings,
-                                         traced)
+                                         status_of(findings), ctx, findings, traced)
 
     def _failure(self, exc: BaseException, visit: Visit, ctx: EvalContext | None) -> Exception:
         if ctx is not None:
@@ -229,40 +227,6 @@ def _apply(lines: list[Line], fix: FixSuggestion, units_set: set[int]) -> tuple[
     units_set.add(fix.line)
     lines[fix.line] = attrs.evolve(line, units=fix.value)
     return True, line.units
-
-
-def _billable_lines(ctx: EvalContext) -> tuple[BillableLine, ...]:
-    units = ctx.units
-    return tuple(
-        BillableLine(i, line.code, units[i], line.units, line.modifiers, line.charge,
-                     line.diagnosis_pointers)
-        for i, line in enumerate(ctx.visit.lines))
-
-
-def _quick_scan(visit: Visit) -> bool | None:
-    """One pass over the visit: None when it may be over the default visit limits (then
-    :func:`check_visit` decides and reports); otherwise whether its lines are plain, as
-    :func:`otrules.eval.context.plain_lines` decides (given to the context)."""
-    lines = visit.lines
-    if len(lines) > _MAX_LINES or len(visit.diagnoses) > _MAX_DIAGNOSES:
-        return None
-    plain = True
-    for line in lines:
-        if len(line.modifiers) > _MAX_MODIFIERS or len(line.diagnosis_pointers) > _MAX_POINTERS:
-            return None
-        if plain:
-            minutes, units = line.minutes, line.units
-            plain = type(line.code) is str and (minutes is None or (
-                type(minutes) is int and minutes >= 0)) and (
-                units is None or type(units) is int)
-    return plain
-
-
-# check_visit's default limits (a frozen record), read once
-_MAX_LINES: Final = DEFAULT_VISIT_LIMITS.max_lines
-_MAX_DIAGNOSES: Final = DEFAULT_VISIT_LIMITS.max_diagnoses
-_MAX_MODIFIERS: Final = DEFAULT_VISIT_LIMITS.max_modifiers
-_MAX_POINTERS: Final = DEFAULT_VISIT_LIMITS.max_pointers
 
 
 def _require_visit(visit: Any) -> None:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import attrs
 
@@ -167,11 +166,11 @@ class Result:
         return "\n".join(entry.text() for entry in self.trace or ())
 
 
-class PendingLines(tuple):  # type: ignore[type-arg]
-    """Billable lines not built yet (see :class:`Result`): ``(build, source)``, and
-    ``build(source)`` makes them. (A tuple: the cheapest record to make per visit.)"""
+class PendingLines(Protocol):
+    """Where a result's billable lines come from before they are built (see :class:`Result`):
+    the evaluation context, whose ``billable_lines()`` makes them."""
 
-    __slots__ = ()
+    def billable_lines(self) -> tuple[BillableLine, ...]: ...
 
 
 _LINES_SLOT: Final = Result.__dict__["lines"]  # the slot attrs made for the field
@@ -180,18 +179,18 @@ _LINES_LOCK: Final = threading.Lock()
 
 def _get_lines(self: Result) -> tuple[BillableLine, ...]:
     value = _LINES_SLOT.__get__(self, Result)
-    if type(value) is PendingLines:
-        built = value[0](value[1])
+    if type(value) is not tuple:  # pending: built lines are always a tuple
+        built = value.billable_lines()
         with _LINES_LOCK:  # the first builder wins, so every reader gets one and the same tuple
             value = _LINES_SLOT.__get__(self, Result)
-            if type(value) is PendingLines:
+            if type(value) is not tuple:
                 _LINES_SLOT.__set__(self, built)
                 value = built
     return value  # type: ignore[no-any-return]
 
 
-def _set_lines(self: Result, value: tuple[BillableLine, ...] | PendingLines) -> None:
-    _LINES_SLOT.__set__(self, value)
+def _set_lines(self: Result, value: tuple[BillableLine, ...]) -> None:
+    _LINES_SLOT.__set__(self, tuple(value))  # a list given to __init__ must not read as pending
 
 
 _SET_VISIT_ID: Final = Result.__dict__["visit_id"].__set__
@@ -206,18 +205,18 @@ _NEW: Final = object.__new__
 
 def result_with_pending_lines(
     visit_id: str, pack: str, pack_version: str | None, status: Status,
-    build: Callable[[Any], tuple[BillableLine, ...]], source: Any,
-    findings: tuple[Finding, ...], trace: tuple[TraceEntry, ...] | None,
+    source: PendingLines, findings: tuple[Finding, ...], trace: tuple[TraceEntry, ...] | None,
 ) -> Result:
-    """``Result(visit_id, …, lines, findings, trace)`` whose lines are ``build(source)``,
-    built on first read. It sets the same slots as ``Result.__init__``, directly (it is on
-    every evaluation's path); a test compares the two."""
+    """``Result(visit_id, …, lines, findings, trace)`` whose lines are
+    ``source.billable_lines()``, built on first read. It sets the same slots as
+    ``Result.__init__``, directly (it is on every evaluation's path); a test compares the
+    two."""
     result: Result = _NEW(Result)
     _SET_VISIT_ID(result, visit_id)
     _SET_PACK(result, pack)
     _SET_PACK_VERSION(result, pack_version)
     _SET_STATUS(result, status)
-    _SET_LINES(result, PendingLines((build, source)))
+    _SET_LINES(result, source)
     _SET_FINDINGS(result, findings)
     _SET_TRACE(result, trace)
     return result

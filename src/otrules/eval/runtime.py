@@ -17,7 +17,12 @@ import attrs
 
 from otrules.errors import EvaluationError
 from otrules.eval.context import EvalContext, LineValue
-from otrules.eval.result import PACK_NOT_EFFECTIVE, Finding, FixSuggestion, TraceEntry
+from otrules.eval.result import (
+    PACK_NOT_EFFECTIVE,
+    Finding,
+    FixSuggestion,
+    TraceEntry,
+)
 from otrules.eval.sourcetext import source_text
 from otrules.eval.typeinfo import PHI, RuleTypes
 from otrules.eval.values import format_value
@@ -181,3 +186,4 @@ def evaluation_error(
         where = f" in `{source_text(node)}`" + (f" at {span}" if span is not None else "")
     message = f"{type(exc).__name__}{where}"
     return EvaluationError(message, pack=ctx.pack.name, rule=rule, visit_id=ctx.visit.id)
+

@@ -77,7 +77,10 @@ _local = threading.local()
 
 def decimal_context() -> Context:
     """This thread's context for exact decimal arithmetic (shared by every back end)."""
-    return _context()
+    try:  # one attribute read once the thread has its context (this is on hot paths)
+        return _local.context  # type: ignore[no-any-return]
+    except AttributeError:
+        return _context()
 
 
 def _context() -> Context:
@@ -288,7 +291,7 @@ def has_modifiers(modifiers: Sequence[str], mode: str, wanted: Sequence[str]) ->
 # ---------------------------------------------------------------------------- diagnoses
 
 ICD10_SHAPE: Final = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")  # the compiled
-# back end calls its fullmatch on the upper-cased text, as icd10_shape does
+# back end calls its fullmatch as icd10_shape does (on the text, then upper-cased)
 
 
 def normalize_icd(code: str) -> str:
