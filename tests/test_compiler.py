@@ -23,7 +23,13 @@ from otrules.errors import EvaluationError, LimitError
 from otrules.eval.compiler import _HANDLERS, CompiledBackend, compile_source
 from otrules.eval.context import line_timed_flags, plain_lines, timed_flag_index
 from otrules.eval.engine import Pack
-from otrules.eval.result import Result
+from otrules.eval.result import (
+    Finding,
+    FixSuggestion,
+    Result,
+    add_modifier_fix,
+    new_finding,
+)
 from otrules.eval.scan import plain_codes
 from otrules.eval.scan import quick_scan as _quick_scan
 from otrules.lang import ast as A
@@ -165,6 +171,13 @@ def test_fast_paths_pack_has_both_forms() -> None:
     assert re.search(r"\(_l\d+\.code in _c\d+\) or \(_l\d+\.code in _c\d+\)", source)
     assert re.search(r"if \(_e\d+\.code in _c\d+\):\n +_s\d+ \+= 1", source)
     assert ".find(_l" in source
+    # `T[key] is missing / present` on an undated table: membership; on a dated one, a lookup
+    assert re.search(r"\(not \(_l\d+\.code in _c\d+\)\) or \(\(_c\d+, _l\d+\.code,\) in _c",
+                     source)
+    assert re.search(r"_c\d+\.find\(_l\d+\.code, _day\) is None", source)
+    # a code guard shared by rules is tested once
+    assert len(re.findall(r"_h\d+ = not _c\d+\.isdisjoint\(_codes\)", source)) < \
+        len(re.findall(r"if _h\d+:", source))
     assert re.search(r"_c\d+\(\(None if", source)
 
 
@@ -193,7 +206,8 @@ def test_fast_paths_rules_fire(fast_pair: tuple[Pack, Pack]) -> None:
     fired = {f.rule for f in compiled.evaluate(visit).findings}
     assert fired == {"sums-both-ways", "sums-in-choice", "mixed-number-sums", "three-valued",
                      "pairs-with-rows", "minutes-and-units", "per-code-totals",
-                     "diagnosis-shapes", "table-columns-folded", "table-columns-counted"}
+                     "diagnosis-shapes", "table-columns-folded", "table-columns-counted",
+                     "rows-missing-or-present"}
 
 
 def test_per_code_totals_pool_lines_of_one_code(fast_pair: tuple[Pack, Pack]) -> None:
@@ -267,6 +281,24 @@ def test_the_quick_limit_check_agrees_with_check_visit(visit, over: str | None, 
     assert (codes is not None) == (scan is True)
     if codes is not None:
         assert codes == {line.code for line in visit.lines}
+
+
+@given(rule=st.text(max_size=5), severity=st.sampled_from(["error", "warning", "info"]),
+       line=st.none() | st.integers(0, 49), message=st.text(max_size=20),
+       modifier=st.sampled_from(["GO", "KX", "59"]), source=st.none() | st.text(max_size=5))
+def test_findings_and_fixes_made_fast_equal_attrs_made_ones(
+        rule: str, severity: str, line: int | None, message: str, modifier: str,
+        source: str | None) -> None:
+    fix = add_modifier_fix(modifier, line or 0)
+    assert fix == FixSuggestion("add_modifier", line or 0, modifier=modifier)
+    assert add_modifier_fix(modifier, line or 0) is fix  # shared: it is immutable
+    for given_fix in (None, fix):
+        made = new_finding(rule, severity, line, message, given_fix, source)  # type: ignore[arg-type]
+        expected = Finding(rule, severity, line, message, given_fix, source)  # type: ignore[arg-type]
+        assert made == expected
+        assert hash(made) == hash(expected)
+        assert repr(made) == repr(expected)
+        assert pickle.loads(pickle.dumps(made)) == expected
 
 
 @settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -38,7 +38,13 @@ from typing import Any, Final
 from otrules.errors import EvaluationError
 from otrules.eval import values as V
 from otrules.eval.context import EvalContext, timed_flag_index
-from otrules.eval.result import Finding, Result, result_with_pending_lines, status_of
+from otrules.eval.result import (
+    Finding,
+    Result,
+    new_finding,
+    result_with_pending_lines,
+    status_of,
+)
 from otrules.eval.runtime import (
     WITHHELD,
     evaluation_error,
@@ -143,11 +149,12 @@ class _Module:
             "_decimal_context": V.decimal_context,
             "_Decimal": Decimal, "_has_modifiers": V.has_modifiers,
             "_fmt": V.format_value, "_fmt_line": _format_line, "_fmt_row": _format_row,
-            "_Finding": Finding, "_fix": fix_for_line, "_enumerate": enumerate,
+            "_Finding": new_finding, "_fix": fix_for_line, "_enumerate": enumerate,
             "_icd10_fullmatch": V.ICD10_SHAPE.fullmatch,
         }
         self._consts: dict[tuple[type, Any], str] = {}
         self._counter = 0
+        self.guards: dict[str, str] = {}  # a code guard's constant -> the flag of its test
 
     def fresh(self, prefix: str) -> str:
         self._counter += 1
@@ -595,7 +602,15 @@ class _ExprCompiler:
                      subject.nullable)
 
     def is_missing(self, node: A.IsMissing) -> _Code:
-        subject = self(node.subject)
+        lookup = node.subject
+        if isinstance(lookup, A.Lookup) and not self.tables.ref(lookup.table)[1]:
+            keys = [self(k) for k in lookup.keys]
+            if not any(k.nullable for k in keys):  # a row exactly when the key is in the index
+                key = keys[0].src if len(keys) == 1 else \
+                    "(" + ", ".join(k.src for k in keys) + ",)"
+                found = self.tables.contains(lookup.table, key)
+                return _Code(found if node.negated else f"(not {found})", False)
+        subject = self(lookup)
         if not subject.nullable:
             return _Code("False" if not node.negated else "True", False)
         op = "is not" if node.negated else "is"
@@ -898,7 +913,14 @@ class _RuleEmitter:
         depth = 1
         m.emit(depth, f"# rule {self.fn[6:]}")
         if guard is not None:  # the visit bills none of the codes the rule can apply to
-            m.emit(depth, f"if not {m.const(guard)}.isdisjoint(_codes):")
+            # Rules often share a guard (one table of codes); its test is made once, by the
+            # first of them (this line runs for every visit: it is at the top of `_run`).
+            codes = m.const(guard)
+            billed = m.guards.get(codes)
+            if billed is None:
+                billed = m.guards[codes] = m.fresh("h")
+                m.emit(depth, f"{billed} = not {codes}.isdisjoint(_codes)")
+            m.emit(depth, f"if {billed}:")
             depth += 1
         if rule.effective is not None:
             start, end = m.const(rule.effective.start), m.const(rule.effective.end)

@@ -22,6 +22,7 @@ from otrules.eval.result import (
     Finding,
     FixSuggestion,
     TraceEntry,
+    add_modifier_fix,
 )
 from otrules.eval.sourcetext import source_text
 from otrules.eval.typeinfo import PHI, RuleTypes
@@ -159,7 +160,7 @@ def fix_for_line(fix: A.Fix, line: Line, index: int, value: Any) -> FixSuggestio
         modifiers = line.modifiers
         if fix.modifier is None or fix.modifier in modifiers or len(modifiers) >= MAX_MODIFIERS:
             return None
-        return FixSuggestion("add_modifier", index, modifier=fix.modifier)
+        return add_modifier_fix(fix.modifier, index)
     units = _whole_units(value)
     if units is None or units == line.units:
         return None
