@@ -46,7 +46,7 @@ from otrules.model import Visit  # noqa: E402
 from otrules.visit_json import dump_visit, load_visit  # noqa: E402
 
 Finding = tuple[str, int | None]
-Loaded = Callable[[Sequence[Any]], list[list[Finding]]]  # pre-loaded inputs -> findings
+Loaded = Callable[[Sequence[Any]], list[Any]]  # pre-loaded inputs -> the engine's own results
 EndToEnd = Callable[[Sequence[str]], list[str]]  # visit JSON texts -> result JSON texts
 
 
@@ -61,6 +61,9 @@ class Engine:
     end_to_end: EndToEnd
     takes_dicts: bool  # its pre-loaded input is the visit's JSON dict, not a Visit
     pack: Any = None  # the otrules Pack behind it, if any
+    # The engine's results as (rule, line) findings for the cross-check, converted after the
+    # timed run: the timed call is the one an application makes, returning what it returns.
+    findings: Callable[[list[Any]], list[list[Finding]]] = list
 
 
 @attrs.frozen
@@ -138,29 +141,33 @@ def zen_engines(pack_dir: Path, batch_size: int) -> list[Engine]:
             Engine(f"zen-engine, batch of {batch_size}", batch, batch_text, True)]
 
 
+def _result_findings(results: list[Any]) -> list[list[Finding]]:
+    return [[(f.rule, f.line) for f in result.findings] for result in results]
+
+
 def _otrules_engine(name: str, pack: Any) -> Engine:
-    def loaded(visits: Sequence[Visit]) -> list[list[Finding]]:
-        return [[(f.rule, f.line) for f in pack.evaluate(visit).findings] for visit in visits]
+    def loaded(visits: Sequence[Visit]) -> list[Any]:
+        return [pack.evaluate(visit) for visit in visits]
 
     def end_to_end(texts: Sequence[str]) -> list[str]:
         return [pack.evaluate(load_visit(text)).to_json_text() for text in texts]
 
-    return Engine(name, loaded, end_to_end, takes_dicts=False)
+    return Engine(name, loaded, end_to_end, takes_dicts=False, findings=_result_findings)
 
 
 def materialised(engine: Engine, pack: Any) -> Engine:
     """``engine`` with every result fully built (``to_json()``) before its findings are
     read: the figure to compare when a back end builds parts of the result on first read."""
-    def loaded(visits: Sequence[Visit]) -> list[list[Finding]]:
+    def loaded(visits: Sequence[Visit]) -> list[Any]:
         out = []
         for visit in visits:
             result = pack.evaluate(visit)
             result.to_json()
-            out.append([(f.rule, f.line) for f in result.findings])
+            out.append(result)
         return out
 
     return Engine(f"{engine.name}, result.to_json()", loaded, engine.end_to_end,
-                  takes_dicts=False)
+                  takes_dicts=False, findings=_result_findings)
 
 
 def _compiled(pack_cls: Any, checked: Any, probe: Visit) -> tuple[Any | None, str]:
@@ -236,7 +243,8 @@ def verify(engine: str, got: list[list[Finding]], work: Workset, what: str) -> N
 def crosscheck(engines: list[Engine], work: Workset, count: int) -> None:
     """Every engine, both paths, against the baseline on the first ``count`` visits."""
     for engine in engines:
-        verify(engine.name, engine.loaded(work.inputs(engine)[:count]), work, "loaded visits")
+        verify(engine.name, engine.findings(engine.loaded(work.inputs(engine)[:count])), work,
+               "loaded visits")
         texts = engine.end_to_end(work.texts[: min(count, 300)])
         verify(engine.name, [findings_in(text) for text in texts], work, "end to end")
 
@@ -272,7 +280,8 @@ def measure(run: Callable[[Sequence[Any]], list[Any]], inputs: Sequence[Any],
 
 def measure_loaded(engine: Engine, work: Workset, settings: Settings) -> Measure:
     return measure(engine.loaded, work.inputs(engine),
-                   lambda out: verify(engine.name, out, work, "timed run"), settings)
+                   lambda out: verify(engine.name, engine.findings(out), work, "timed run"),
+                   settings)
 
 
 def measure_end_to_end(engine: Engine, work: Workset, settings: Settings) -> Measure:
@@ -349,7 +358,7 @@ def interleaved_section(engines: list[Engine], work: Workset, rounds: int) -> li
                 elapsed = time.process_time() - start
             finally:
                 gc.enable()
-            verify(engine.name, out, work, "interleaved run")
+            verify(engine.name, engine.findings(out), work, "interleaved run")
             times[engine.name].append(elapsed / count * 1e6)
     base = min(times[chosen[0].name])
     results = [{"engine": name, "best_us": min(ts), "median_us": statistics.median(ts),
@@ -375,7 +384,8 @@ def curve_section(small: list[Engine], work: Workset, settings: Settings) -> lis
             big_measure = measure_loaded(big, work, settings)
             same = attrs.evolve(settings, visits=big_measure.visits)
             small_measure = measure(engine.loaded, work.inputs(engine)[: big_measure.visits],
-                                    lambda out, e=engine: verify(e.name, out, work, "curve"),
+                                    lambda out, e=engine: verify(e.name, e.findings(out), work,
+                                                                 "curve"),
                                     same)
             results.append({"engine": engine.name, "small_rate": small_measure.rate,
                             "big_rate": big_measure.rate, "visits": big_measure.visits,
