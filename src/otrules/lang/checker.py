@@ -18,6 +18,7 @@ import attrs
 from otrules.diagnostics import Diagnostic, Span
 from otrules.lang import ast as A
 from otrules.lang import checkcodes as C
+from otrules.lang import collector
 from otrules.lang.checked import VALUE_TYPES, ColumnInfo, ParameterData, RuleInfo, TableData
 from otrules.lang.merge import Declared, Merged
 from otrules.lang.params import check_parameter
@@ -59,6 +60,16 @@ def check_merged(merged: Merged, header: A.PackHeader | None,
                  loaded: list[tuple[Declared[A.Table], TableData | None]],
                  sources: Mapping[str, str]) -> CheckResult:
     """Check a merged pack whose tables are already loaded."""
+    # Checking makes many small objects and no cycles, like parsing: the cyclic collector
+    # would walk every live object (the whole AST) again and again (see collector.py).
+    # The loader pauses it already; this covers direct callers too.
+    with collector.paused():
+        return _check_merged(merged, header, loaded, sources)
+
+
+def _check_merged(merged: Merged, header: A.PackHeader | None,
+                  loaded: list[tuple[Declared[A.Table], TableData | None]],
+                  sources: Mapping[str, str]) -> CheckResult:
     diags: list[Diagnostic] = []
     _check_header(merged, header, diags)
     data = {id(d): t for d, t in loaded}

@@ -5,6 +5,10 @@ true when a part folds to a constant no, when two parts contradict each other (`
 X``; ``line has M and line lacks M``; ``x = a and x = b``; ``x > 5 and x < 3``; ``x is missing
 and x > 5``), or when every alternative of an ``or`` part contradicts the rest. Everything is
 iterative or bounded: expressions deeper than a small limit are simply not compared.
+
+Most conditions can be true, and a quick proof (:func:`cannot_fail`, one pass over the
+condition) shows so for most of them; only the others go to the search, which gives the same
+answer either way.
 """
 
 from __future__ import annotations
@@ -197,6 +201,9 @@ class _Facts:
 
 def never_true(conditions: Iterable[A.Expr], text: Text) -> Verdict | None:
     """Why the conjunction of ``conditions`` can never be true, or None if it might be."""
+    conditions = list(conditions)
+    if cannot_fail(conditions):
+        return None  # most conditions: shown to be possible without the search
     return _Search(text).conjunction(chain(conditions, "and"))
 
 
@@ -210,14 +217,17 @@ class _Search:
         self.shallow: dict[int, bool] = {}
         self.always_no: dict[int, bool] = {}  # parts recur in every branch: fold each once
 
+    def folds_to_no(self, part: A.Expr) -> bool:
+        always_no = self.always_no.get(id(part))
+        if always_no is None:
+            always_no = self.always_no[id(part)] = fold(part) == ("flag", False)
+        return always_no
+
     def conjunction(self, parts: list[A.Expr]) -> Verdict | None:
         facts = _Facts()
         alternatives: list[A.Expr] = []
         for part in parts:
-            always_no = self.always_no.get(id(part))
-            if always_no is None:
-                always_no = self.always_no[id(part)] = fold(part) == ("flag", False)
-            if always_no:
+            if self.folds_to_no(part):
                 return Verdict(f"`{self.text(part)}` is always no", part.span)
             if isinstance(part, A.Binary) and part.op == "or":
                 alternatives.append(part)
@@ -248,6 +258,210 @@ class _Search:
         if shallow is None:
             shallow = self.shallow[id(part)] = _shallow(atom)
         return _add(facts, atom, positive, part) if shallow else None
+
+
+# ---------------------------------------------------------------------------- quick proof
+#
+# Most conditions can be true, and most can be shown to be so without the search, which
+# re-adds every other part of the condition once per branch of each `or`. The search finds
+# a condition never true only (a) when some part folds to no, or (b) when _add finds two
+# atoms that contradict each other. (a) needs a literal that fold reaches; (b) needs two
+# atoms leaving the same clue key with sides that clash: the same atom seen both ways; one
+# modifier required and forbidden; one subject missing and compared; or two value facts
+# (=, !=, in (…), bounds) on one subject. Clue keys name subjects coarsely (_head), never
+# more finely than expression equality, so equal subjects always meet. Two atoms in
+# different branches of one `or` never meet in the search, so their clues never clash.
+
+_ANY = object()  # a clue side that clashes with every other clue of its key
+# Nodes whose value fold never decides, even as an operand (it does not look inside them).
+_OPAQUE = frozenset({A.Name, A.Attribute, A.Lookup, A.InTable, A.InList, A.Has, A.Matches,
+                     A.IsMissing, A.IfElse, A.Call, A.Aggregate})
+_LOGIC = frozenset({"and", "or"})
+_MAX_PLACES = 8  # clues of one key kept apart by `or` branches; more go to the search
+
+# Where an atom sits: the (number of the `or`, 0 for its left side or 1 for its right) of
+# each `or` above it, outermost first.
+Place = tuple[tuple[int, int], ...]
+# The clues recorded so far: key -> (side, place), or a list of them when `or` branches
+# keep clashing sides apart.
+Clues = dict[Any, "tuple[Any, Place] | list[tuple[Any, Place]]"]
+
+
+def cannot_fail(conditions: Iterable[A.Expr]) -> bool:
+    """Whether the search is sure to find nothing in the conjunction of ``conditions``: no
+    atom that fold could decide, and no two atoms that can meet whose clues may clash."""
+    clues: Clues = {}
+    stack: list[tuple[A.Expr, Place]] = [(c, ()) for c in conditions if c is not None]
+    alts = 0  # numbers each `or` met (not its id: one node may sit in two places)
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, A.Binary) and node.op in _LOGIC:
+            if node.op == "and":
+                stack.append((node.left, place))
+                stack.append((node.right, place))
+            else:  # (in `a or b or c`, c is apart from a and b, and a from b, as in chain)
+                alts += 1
+                stack.append((node.left, (*place, (alts, 0))))
+                stack.append((node.right, (*place, (alts, 1))))
+        elif not _record(clues, node, place):
+            return False
+    return True
+
+
+def _can_meet(a: Place, b: Place) -> bool:
+    """Whether atoms at places ``a`` and ``b`` can be in one conjunction of the search: not
+    when the first `or` branch they differ in is a different branch of one `or`."""
+    for (alt_a, branch_a), (alt_b, branch_b) in zip(a, b, strict=False):
+        if alt_a != alt_b:
+            return True  # two different `or`s, both parts of one conjunction
+        if branch_a != branch_b:
+            return False
+    return True
+
+
+def _opaque(expr: A.Expr) -> bool:
+    """Whether fold gives ``expr`` no value, standing alone or inside a larger fold."""
+    if type(expr) in _OPAQUE:
+        return True
+    return isinstance(expr, A.Binary) and expr.op not in _COMPARE and expr.op not in _LOGIC
+
+
+def _record(clues: Clues, part: A.Expr, place: Place) -> bool:
+    """Add the clues of one atom (a part that is no `and` or `or`); False when the atom may
+    fold to a value, or one of its clues may clash with an earlier one it can meet."""
+    atom, positive = part, True
+    while isinstance(atom, A.Unary) and atom.op == "not":
+        atom, positive = atom.operand, not positive
+    found = _clues_of(atom, positive)
+    if found is None:
+        return False
+    for key, side in found:
+        earlier = clues.get(key)
+        if earlier is None:
+            clues[key] = (side, place)  # the usual case: one clue per key, kept as is
+        elif not _add_clue(clues, key, side, place):
+            return False
+    return True
+
+
+def _add_clue(clues: Clues, key: Any, side: Any, place: Place) -> bool:
+    """Add one clue to the earlier ones of its key; False if it may clash with one."""
+    earlier = clues[key]
+    entries = [earlier] if type(earlier) is tuple else earlier
+    redundant = False
+    for other_side, other_place in entries:
+        if other_side != side or side is _ANY:
+            if _can_meet(place, other_place):
+                return False
+        elif other_place == place[:len(other_place)]:
+            # Whatever can meet this clue can meet that one (see _can_meet): keep one.
+            redundant = True
+    if not redundant:
+        clues[key] = [*entries, (side, place)]
+    return len(entries) < _MAX_PLACES
+
+
+def _clues_of(atom: A.Expr, positive: bool) -> list[tuple[Any, Any]] | None:
+    """What _add records and reads for ``atom`` (``not`` taken off: ``positive``), as (key,
+    side) clues; None for an atom fold might decide (a literal, `-x`, `not (a or b)`)."""
+    if isinstance(atom, A.Binary):
+        if atom.op in _COMPARE:
+            return _comparison_clues(atom, positive)
+        return [(("seen", _shape(atom)), positive)] if _opaque(atom) else None
+    if isinstance(atom, A.Has):
+        return _has_clues(atom, positive)
+    if isinstance(atom, A.IsMissing):
+        return _missing_clues(atom, positive)
+    if isinstance(atom, A.InList):
+        return _in_list_clues(atom, positive)
+    return [(("seen", _shape(atom)), positive)] if type(atom) in _OPAQUE else None
+
+
+def _comparison_clues(atom: A.Binary, positive: bool) -> list[tuple[Any, Any]] | None:
+    left, right = atom.left, atom.right
+    left_opaque, right_opaque = _opaque(left), _opaque(right)
+    if not (left_opaque or right_opaque):
+        return None  # two literals, say: fold may decide it
+    # A missing subject clashes only with an opaque one: _missing_clues leaves the others
+    # to the search. (Heads are made only when needed: most comparisons meet a literal.)
+    clues: list[tuple[Any, Any]] = []
+    left_head = right_head = None
+    if left_opaque:
+        left_head = _head(left)
+        clues.append((("need", left_head), "compared"))
+    if right_opaque:
+        right_head = _head(right)
+        clues.append((("need", right_head), "compared"))
+    # The side _add_comparison records a value for (an opaque side never folds to one).
+    if not right_opaque and _folds(right):
+        clues.append((("value", left_head), _ANY))
+    elif not left_opaque and _folds(left):
+        clues.append((("value", right_head), _ANY))
+    else:  # with a value clue, the same comparison seen both ways clashes already
+        shape = (atom.op, left_head if left_opaque else _head(left),
+                 right_head if right_opaque else _head(right))
+        clues.append((("seen", shape), positive))
+    return clues
+
+
+def _folds(expr: A.Expr) -> bool:
+    """Whether fold gives ``expr`` a value (a literal, quickly)."""
+    if isinstance(expr, A.Literal):
+        return expr.kind != "none"
+    return fold(expr) is not _NOT_CONST
+
+
+def _has_clues(atom: A.Has, positive: bool) -> list[tuple[Any, Any]]:
+    present = positive != atom.negated
+    clues: list[tuple[Any, Any]] = []
+    if present or atom.mode in ("one", "any"):
+        head = _head(atom.subject)
+        clues = [(("has", head, m), present) for m in atom.modifiers]
+    if not clues or atom.mode in ("all", "many"):
+        # (has one/any of M both ways give clashing clues for M already)
+        shape = (A.Has, _head(atom.subject), atom.mode, atom.modifiers, atom.negated)
+        clues.append((("seen", shape), positive))
+    return clues
+
+
+def _missing_clues(atom: A.IsMissing, positive: bool) -> list[tuple[Any, Any]] | None:
+    if not _opaque(atom.subject):
+        return None  # comparisons give need clues for opaque subjects only
+    positive = positive != atom.negated  # `is present` is `not … is missing` (_polarity)
+    clues: list[tuple[Any, Any]] = [(("seen", _shape(atom)), positive)]
+    if positive:
+        clues.append((("need", _head(atom.subject)), "missing"))
+    return clues
+
+
+def _in_list_clues(atom: A.InList, positive: bool) -> list[tuple[Any, Any]]:
+    head = _head(atom.subject)
+    clues: list[tuple[Any, Any]] = [(("seen", _shape(atom)), positive)]
+    if _opaque(atom.subject):
+        clues.append((("need", head), "compared"))
+    if positive != atom.negated:
+        clues.append((("value", head), _ANY))
+    return clues
+
+
+def _head(expr: A.Expr) -> Any:
+    """A coarse, non-recursive stand-in for ``expr``: equal expressions give equal heads."""
+    if isinstance(expr, A.Name):  # a name: its string; a field: a pair; a literal: a triple
+        return expr.name
+    if isinstance(expr, A.Attribute):
+        obj = expr.obj
+        return (expr.name, obj.name if isinstance(obj, A.Name) else type(obj))
+    if isinstance(expr, A.Literal):
+        return (A.Literal, expr.kind, expr.value)
+    return type(expr)
+
+
+def _shape(atom: A.Expr) -> Any:
+    """A coarse stand-in for an atom (its ``negated`` left out: _polarity moves it)."""
+    if isinstance(atom, A.Binary):
+        return (atom.op, _head(atom.left), _head(atom.right))
+    subject = getattr(atom, "subject", None)
+    return (type(atom), _head(subject)) if subject is not None else _head(atom)
 
 
 def _add(facts: _Facts, atom: A.Expr, positive: bool, part: A.Expr) -> A.Expr | None:

@@ -90,7 +90,7 @@ class RuleChecker:
         first = len(self.pack.diags)
         self._repeated()
         self._effective()
-        after = {let.name for let in rule.lets_after}
+        after = {let.name for let in rule.lets_after} if rule.lets_before else set()
         scope = self._lets(rule.lets_before, self.pack.globals, after)
         scope = self._iteration(scope)
         scope = self._lets(rule.lets_after, scope, set())
@@ -106,7 +106,8 @@ class RuleChecker:
         if rule.source is None:
             self._missing("source", 'add `source "…"` naming the policy the rule enforces')
         self._unused_lets()
-        if not any(d.severity == "error" for d in self.pack.diags[first:]):
+        diags = self.pack.diags
+        if len(diags) == first or not any(d.severity == "error" for d in diags[first:]):
             self._never_true()  # a rule with errors would only add noise
 
     def _missing(self, clause: str, help_: str) -> None:
@@ -138,11 +139,12 @@ class RuleChecker:
         frame = scope.child(names)
         for let in lets:
             later.discard(let.name)
-            pending = {n: f"'{n}' is used before its `let`" for n in later}
-            pending.update({n: f"'{n}' is computed once per element, after `for each`, and "
-                            "cannot be used here" for n in after})
+            pending = {n: f"'{n}' is used before its `let`" for n in later} if later else {}
+            if after:
+                pending.update({n: f"'{n}' is computed once per element, after `for each`, "
+                                "and cannot be used here" for n in after})
             phi_before = self.ctx.phi_reads
-            type_ = self.typer.infer(let.value, frame.child({}, pending))
+            type_ = self.typer.infer(let.value, frame.child({}, pending) if pending else frame)
             # Bound even when it reuses a name, so that its uses do not cascade into errors.
             self._shadows(let.name, functools.partial(_name_span, let, self.pack.source_line))
             key = ("let", self.rule.id, let.name, id(let))
@@ -222,7 +224,6 @@ class RuleChecker:
                 self._placeholder(part, scope)
 
     def _placeholder(self, ph: A.Placeholder, scope: Scope) -> None:
-        shown = "{" + ph.text + "}"
         head, *fields = ph.path
         if fields and fields[-1] in PHI_FIELDS and tuple(ph.path[:-1]) in (
                 ("patient",), ("visit", "patient")):
@@ -236,23 +237,24 @@ class RuleChecker:
                        "show codes, dates of service and amounts, never who the patient is")
         binding = scope.lookup(head)
         if binding is None:
-            self.error(C.BAD_PLACEHOLDER_NAME, f"{shown} names nothing: unknown name '{head}'",
-                       ph.span, did_you_mean(head, scope.visible()))
+            self.error(C.BAD_PLACEHOLDER_NAME, f"{_shown(ph)} names nothing: unknown name "
+                       f"'{head}'", ph.span, did_you_mean(head, scope.visible()))
             return
         self.pack.used.add(binding.key)
         type_ = binding.type
         for field in fields:
-            type_ = self._placeholder_field(shown, type_, field, ph.span)
+            type_ = self._placeholder_field(ph, type_, field)
         if type_ != UNKNOWN and not is_value(type_):
             example = _first_field(type_, self.pack.tables)
-            self.error(C.BAD_PLACEHOLDER_NAME, f"{shown} is {describe(type_)}, not a single "
-                       "value", ph.span,
+            self.error(C.BAD_PLACEHOLDER_NAME, f"{_shown(ph)} is {describe(type_)}, not a "
+                       "single value", ph.span,
                        f"name one of its fields, such as {{{ph.text}.{example}}}"
                        if example else None)
 
-    def _placeholder_field(self, shown: str, type_: str, field: str, span: Span | None) -> str:
+    def _placeholder_field(self, ph: A.Placeholder, type_: str, field: str) -> str:
         if type_ == UNKNOWN:
             return UNKNOWN
+        span = ph.span
         table = row_table(type_)
         if table is not None:
             view = self.pack.tables.get(table)
@@ -260,8 +262,8 @@ class RuleChecker:
                 return UNKNOWN
             col = view.column(field)
             if col is None:
-                self.error(C.BAD_PLACEHOLDER_NAME, f"{shown} names nothing: table '{table}' "
-                           f"has no column '{field}'", span,
+                self.error(C.BAD_PLACEHOLDER_NAME, f"{_shown(ph)} names nothing: table "
+                           f"'{table}' has no column '{field}'", span,
                            field_help(field, (c.name for c in view.columns),
                                       noun="columns"))
                 return UNKNOWN
@@ -269,8 +271,8 @@ class RuleChecker:
         fields = RECORD_FIELDS.get(type_, {})
         if field not in fields:
             what = type_ if type_ in RECORD_FIELDS else describe(type_)
-            self.error(C.BAD_PLACEHOLDER_NAME, f"{shown} names nothing: {what} has no field "
-                       f"'{field}'", span, field_help(field, fields) if fields else None)
+            self.error(C.BAD_PLACEHOLDER_NAME, f"{_shown(ph)} names nothing: {what} has no "
+                       f"field '{field}'", span, field_help(field, fields) if fields else None)
             return UNKNOWN
         return fields[field]
 
@@ -313,6 +315,11 @@ class RuleChecker:
                                      f"`{self.pack.text(fixed.node)}` compares two fixed "
                                      f"values and is always {answer}", fixed.node.span,
                                      "compare a field, a let or a parameter instead")
+
+
+def _shown(ph: A.Placeholder) -> str:
+    """The placeholder as written, for messages (made only when there is one to give)."""
+    return "{" + ph.text + "}"
 
 
 def _first_field(type_: str, tables: Mapping[str, TableView]) -> str | None:

@@ -9,7 +9,7 @@ produces one diagnostic and not a cascade of type errors downstream.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -86,10 +86,12 @@ class TableView:
 
     name: str
     columns: tuple[ColumnInfo, ...] | None
+    # The key columns, found once: every `in TABLE` and TABLE[…] of every rule asks.
+    keys: tuple[ColumnInfo, ...] | None = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def keys(self) -> tuple[ColumnInfo, ...] | None:
-        return None if self.columns is None else tuple(c for c in self.columns if c.is_key)
+    def __attrs_post_init__(self) -> None:
+        keys = None if self.columns is None else tuple(c for c in self.columns if c.is_key)
+        object.__setattr__(self, "keys", keys)
 
     def column(self, name: str) -> ColumnInfo | None:
         for col in self.columns or ():
@@ -101,9 +103,9 @@ class TableView:
 # ---------------------------------------------------------------------------- scopes
 
 
-@attrs.frozen
-class Binding:
-    """What a name stands for. ``key`` identifies the declaration, to find unused ones."""
+class Binding(NamedTuple):
+    """What a name stands for. ``key`` identifies the declaration, to find unused ones.
+    (A named tuple: a few are made for every rule, and a frozen attrs class costs more.)"""
 
     type: str
     kind: str  # "let", "param", "visit", "element", "aggregate", "row"

@@ -2,9 +2,10 @@
 every operator against the operator table of docs/language/semantics.md and gives the
 expression's type.
 
-The walk is iterative (an explicit stack, post-order), so no input depth can exhaust Python's
-stack. Each node type has a children function and a combine function in two tables keyed by
-node type; ``HANDLED_NODES`` lets a test check that every node type is handled.
+The walk is post-order: plain recursion for the usual shallow expression, an explicit stack
+below a fixed depth, so that no input depth can exhaust Python's stack. Each node type has a
+children function and a combine function in two module-level tables keyed by node type;
+``HANDLED_NODES`` lets a test check that every node type is handled.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ ARITHMETIC: Mapping[str, Mapping[tuple[str, str], str]] = {
     "%": {("number", "number"): "number", ("minutes", "minutes"): "minutes"},
 }
 COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_FLAG_OK = frozenset({"flag", UNKNOWN})  # the types a condition may have
 NEGATABLE = frozenset({"number", "minutes", "money", "days"})
 
 
@@ -131,60 +133,66 @@ class TypeContext:
         self.diags.append(Diagnostic(code, "error", message, span, help_))
 
 
-Children = Callable[[Any, Scope], Sequence[tuple[A.Expr, Scope]]]
+# Below this depth an expression is typed by plain recursion, which is quicker than the
+# explicit stack; deeper subtrees (a 5,000-part `and` chain) go to the stack.
+_MAX_RECURSION = 60
 
 
 class ExprTyper:
     """Infers types; reports problems into the context's diagnostics."""
 
     def __init__(self, ctx: TypeContext) -> None:
-        self.ctx = ctx
-        self._children: dict[type, Children] = {
-            A.Literal: _no_children, A.Name: _no_children,
-            A.Attribute: lambda n, s: [(n.obj, s)],
-            A.Lookup: lambda n, s: [(k, s) for k in n.keys],
-            A.Binary: lambda n, s: [(n.left, s), (n.right, s)],
-            A.Unary: lambda n, s: [(n.operand, s)],
-            A.InTable: lambda n, s: [(n.subject, s)],
-            A.InList: lambda n, s: [(n.subject, s), *((i, s) for i in n.items)],
-            A.Has: lambda n, s: [(n.subject, s)],
-            A.Matches: lambda n, s: [(n.subject, s)],
-            A.IsMissing: lambda n, s: [(n.subject, s)],
-            A.IfElse: lambda n, s: [(n.condition, s), (n.then, s), (n.otherwise, s)],
-            A.Call: lambda n, s: [(a, s) for a in n.args],
-            A.Aggregate: self._aggregate_children,
-        }
-        self._combine: dict[type, Callable[[Any, Scope, list[str]], str]] = {
-            A.Literal: self._literal, A.Name: self._name, A.Attribute: self._attribute,
-            A.Lookup: self._lookup, A.Binary: self._binary, A.Unary: self._unary,
-            A.InTable: self._in_table, A.InList: self._in_list, A.Has: self._has,
-            A.Matches: self._matches, A.IsMissing: lambda n, s, t: "flag",
-            A.IfElse: self._if_else, A.Call: self._call, A.Aggregate: self._aggregate,
-        }
+        self.ctx = ctx  # one typer per rule: the dispatch tables are module-level (below)
 
     # ----------------------------------------------------------------- driver
     def infer(self, root: A.Expr, scope: Scope) -> str:
-        children_of, combine = self._children, self._combine
+        return self._infer(root, scope, 0)
+
+    def _infer(self, node: A.Expr, scope: Scope, depth: int) -> str:
+        """Post-order, children left to right: the same order of diagnostics as the stack."""
+        if isinstance(node, A.Name):  # the commonest nodes first, without the tables
+            return self._name(node, scope, [])
+        if isinstance(node, A.Literal):
+            return self._literal(node, scope, [])
+        if depth >= _MAX_RECURSION:
+            return self._infer_stack(node, scope)
+        depth += 1
+        kind = type(node)
+        if isinstance(node, A.Binary):
+            args = [self._infer(node.left, scope, depth), self._infer(node.right, scope, depth)]
+        elif isinstance(node, A.Attribute):
+            args = [self._infer(node.obj, scope, depth)]
+        elif kind in _SUBJECT_ONLY:
+            args = [self._infer(node.subject, scope, depth)]  # type: ignore[union-attr]
+        else:
+            inner = self._aggregate_scope(node, scope) if kind is A.Aggregate else scope
+            args = [self._infer(kid, inner, depth) for kid in _KIDS[kind](node)]
+        return _COMBINE[kind](self, node, scope, args)
+
+    def _infer_stack(self, root: A.Expr, scope: Scope) -> str:
+        """:meth:`_infer` without recursion, so that no input depth exhausts the stack."""
         stack: list[tuple[A.Expr, Scope, int]] = [(root, scope, -1)]
         results: list[str] = []
         while stack:
             node, sc, count = stack.pop()
+            kind = type(node)
             if count < 0:
-                kids = children_of[type(node)](node, sc)
-                if not kids:  # a leaf: a literal or a name
-                    results.append(combine[type(node)](node, sc, []))
+                kids = _KIDS[kind](node)
+                if not kids:
+                    results.append(_COMBINE[kind](self, node, sc, []))
                     continue
                 stack.append((node, sc, len(kids)))
-                for kid, kid_scope in reversed(kids):
-                    stack.append((kid, kid_scope, -1))
+                inner = self._aggregate_scope(node, sc) if kind is A.Aggregate else sc
+                for kid in reversed(kids):
+                    stack.append((kid, inner, -1))
                 continue
             args = results[-count:]
             del results[-count:]
-            results.append(combine[type(node)](node, sc, args))
+            results.append(_COMBINE[kind](self, node, sc, args))
         return results[0]
 
     def require_flag(self, expr: A.Expr, type_: str, what: str) -> None:
-        if type_ not in ("flag", UNKNOWN):
+        if type_ not in _FLAG_OK:
             self.ctx.error(C.NOT_A_FLAG, f"{what} needs a condition (yes/no), not "
                            f"{describe(type_)}", expr.span,
                            "compare the value, for example `x > 0` or `x is present`")
@@ -306,8 +314,9 @@ class ExprTyper:
     def _binary(self, node: A.Binary, scope: Scope, args: list[str]) -> str:
         left, right = args
         if node.op in ("and", "or"):
-            for side, type_ in ((node.left, left), (node.right, right)):
-                self.require_flag(side, type_, f"'{node.op}'")
+            if left not in _FLAG_OK or right not in _FLAG_OK:  # (checked once per node)
+                for side, type_ in ((node.left, left), (node.right, right)):
+                    self.require_flag(side, type_, f"'{node.op}'")
             return "flag"
         if node.op in COMPARISONS:
             self._comparison(node, left, right)
@@ -433,11 +442,10 @@ class ExprTyper:
         return known[0] if ok and known else UNKNOWN
 
     # ----------------------------------------------------------------- aggregates
-    def _aggregate_children(self, node: A.Aggregate, scope: Scope
-                            ) -> list[tuple[A.Expr, Scope]]:
+    def _aggregate_scope(self, node: A.Aggregate, scope: Scope) -> Scope:
+        """The scope of an aggregate's value and `where`: its element over ``scope``."""
         element = "line" if node.collection == "lines" else "diagnosis"
-        inner = scope.child({node.var: Binding(element, "aggregate")})
-        return [(e, inner) for e in (node.value, node.where) if e is not None]
+        return scope.child({node.var: Binding(element, "aggregate")})
 
     def _aggregate(self, node: A.Aggregate, scope: Scope, args: list[str]) -> str:
         value = args[0] if node.value is not None else None
@@ -454,6 +462,40 @@ class ExprTyper:
                            node.value.span, "sum numbers, minutes, money or days")
             return UNKNOWN
         return value
+
+
+def _is_missing(typer: ExprTyper, node: A.IsMissing, scope: Scope, args: list[str]) -> str:
+    return "flag"
+
+
+_SUBJECT_ONLY = frozenset({A.InTable, A.Has, A.Matches, A.IsMissing})  # one child: subject
+
+# The sub-expressions of each node type, in the order they are typed (an aggregate's are
+# typed in its own scope: see ExprTyper._aggregate_scope).
+_KIDS: Mapping[type, Callable[[Any], Sequence[A.Expr]]] = {
+    A.Literal: lambda n: (), A.Name: lambda n: (),
+    A.Attribute: lambda n: (n.obj,),
+    A.Lookup: lambda n: n.keys,
+    A.Binary: lambda n: (n.left, n.right),
+    A.Unary: lambda n: (n.operand,),
+    A.InTable: lambda n: (n.subject,),
+    A.InList: lambda n: (n.subject, *n.items),
+    A.Has: lambda n: (n.subject,),
+    A.Matches: lambda n: (n.subject,),
+    A.IsMissing: lambda n: (n.subject,),
+    A.IfElse: lambda n: (n.condition, n.then, n.otherwise),
+    A.Call: lambda n: n.args,
+    A.Aggregate: lambda n: tuple(e for e in (n.value, n.where) if e is not None),
+}
+# How each node type combines its children's types into its own.
+_COMBINE: Mapping[type, Callable[[ExprTyper, Any, Scope, list[str]], str]] = {
+    A.Literal: ExprTyper._literal, A.Name: ExprTyper._name,
+    A.Attribute: ExprTyper._attribute, A.Lookup: ExprTyper._lookup,
+    A.Binary: ExprTyper._binary, A.Unary: ExprTyper._unary, A.InTable: ExprTyper._in_table,
+    A.InList: ExprTyper._in_list, A.Has: ExprTyper._has, A.Matches: ExprTyper._matches,
+    A.IsMissing: _is_missing, A.IfElse: ExprTyper._if_else, A.Call: ExprTyper._call,
+    A.Aggregate: ExprTyper._aggregate,
+}
 
 
 # The fields of each node type that hold sub-expressions (an expression, a tuple of them, or
@@ -503,12 +545,8 @@ def walk(root: A.Expr) -> list[A.Expr]:
     return out
 
 
-def _no_children(node: Any, scope: Scope) -> list[tuple[A.Expr, Scope]]:
-    return []
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-HANDLED_NODES = frozenset(ExprTyper(TypeContext({}, None, None))._combine)
+HANDLED_NODES = frozenset(_COMBINE) & frozenset(_KIDS)
