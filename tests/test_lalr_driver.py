@@ -101,6 +101,26 @@ def test_broken_packs_get_the_same_diagnostics(text: str) -> None:
     "rule r : info\n  when x ~ y\n",          # a character no token starts with
     "pack p\n  version 1\n  version 2\nrule r : info\n  when yes\n",
     "table t\n  key code : code\n  row 97110\n  row 97112\n",
+    # layout the line-by-line lexer must read as Lark does
+    "rule r : info   \n\t when yes\f\n\n   # comment only\n  \n",
+    "rule r : info\r\n  when yes\r\n",
+    "rule r : info\n  when x = \"é ü 中\" # é\n  say \"∑ {x} ∑\"\n",
+    "rule r : info\n  when x\n    >\n    1\n",
+    "rule r : info\n  when count of lines where line.minutes >= 8 minutes\n",
+    "rule r : info\n  when x = $1,000.50 and y = 1.5 and z = 2026-01-31\n",
+    # templates: the plain reader and the escaped one
+    'rule r : info\n  say "a \\{ b {x} \\} \\n \\t \\\\ \\""\n',
+    'rule r : info\n  say "{ line.code }{x}{a.b.c}"\n',
+    'rule r : info\n  say ""\n',
+    'rule r : info\n  say "{x"\n',
+    'rule r : info\n  say "x}"\n',
+    'rule r : info\n  say "{}"\n',
+    'rule r : info\n  say "{a{b}"\n',
+    # keywords where a name belongs, and names that are keywords elsewhere
+    "rule r : info\n  let line = 1\n  when line > 0\n",
+    "rule r : info\n  when not not yes\n",
+    "rule r : info\n  when 2026-02-30 > x\n",
+    "rule r : info\n  when G0283 minutes > x\n",
 ])
 def test_edge_cases_parse_the_same(text: str) -> None:
     (fast, fast_diags), (slow, slow_diags) = both(text)

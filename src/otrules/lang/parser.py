@@ -47,7 +47,7 @@ _DECL_START = re.compile(r"^(pack|units|parameter|table|rule|override|disable)\b
 
 
 def _meta(fn: Any) -> Any:
-    """Mark a builder method that takes the node's position (meta) before its children."""
+    """Mark a builder method that takes the node's span before its children."""
     fn._wants_meta = True
     return fn
 
@@ -194,12 +194,12 @@ def _parse_chunk(
     """Parse with the fast driver; on anything it does not accept, raise ``DriverFailed``
     (``explain=False``) or parse again with Lark, whose exception explains the error."""
     builder = _Builder(path, line_offset, limits.max_depth)
-    tables = _driver_tables()
-    if tables is None:
+    program = _driver_program()
+    if program is None:
         return builder.build(_base_parser().parse(text))  # type: ignore[no-any-return]
     try:
         return lalr_driver.parse(  # type: ignore[no-any-return]
-            tables, text, builder.handler, _max_stack(limits))
+            program, text, builder, path, line_offset, _max_stack(limits))
     except lalr_driver.StackTooDeep as exc:
         line = exc.line + line_offset
         raise _TooDeep(Span(path, line, exc.column, line, exc.end_column)) from None
@@ -214,14 +214,15 @@ def _parse_chunk(
 _USE_DRIVER = True
 
 
-def _driver_tables() -> lalr_driver.Tables | None:
-    return _built_tables() if _USE_DRIVER else None
+def _driver_program() -> lalr_driver.Program | None:
+    return _built_program() if _USE_DRIVER else None
 
 
 @functools.cache
-def _built_tables() -> lalr_driver.Tables | None:
+def _built_program() -> lalr_driver.Program | None:
     try:
-        return lalr_driver.tables_for(_base_parser())
+        return lalr_driver.Program(lalr_driver.tables_for(_base_parser()), _Builder.resolve,
+                                   _new_span)
     except (AttributeError, RuntimeError):  # a Lark whose insides differ: Lark alone is right
         return None
 
@@ -237,6 +238,8 @@ def _max_stack(limits: Limits) -> int:
 
 
 def _collect_comments(text: str) -> tuple[A.Comment, ...]:
+    if "#" not in text:  # most generated packs: no line to look at
+        return ()
     out = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         if "#" not in line:
@@ -372,11 +375,23 @@ def _suggest(word: str, expected: Any) -> str | None:
 def _unescape(raw: str) -> str:
     """Token text of a STRING (with quotes) → its value."""
     body = raw[1:-1]
+    if "\\" not in body:  # nearly every text: nothing to read
+        return body
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
 _PLACEHOLDER = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
 _TEMPLATE_SPECIAL = re.compile(r"[\\{}]")
+# A template with no escape and only well-formed placeholders, and one of its placeholders
+# (`_PLACEHOLDER` between braces, blanks around it allowed as `str.strip` allows them).
+_NAME_PATH = r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*"
+_PLAIN_TEMPLATE = re.compile(rf"(?:[^{{}}\\]|\{{\s*{_NAME_PATH}\s*\}})*")
+_TEMPLATE_PLACEHOLDER = re.compile(rf"\{{\s*({_NAME_PATH})\s*\}}")
+
+
+# The unit word of a quantity → the literal's kind.
+_QUANTITY_KINDS = {"minute": "minutes", "minutes": "minutes", "day": "days", "days": "days",
+                   "month": "months", "months": "months"}
 
 
 class _Clause(NamedTuple):
@@ -412,15 +427,71 @@ def _clause_span(first: dict[str, _Clause], keyword: str) -> Span | None:
     return None if c is None else c.span
 
 
+# The parser's commonest nodes and spans, made without attrs' per-field object.__setattr__
+# (see ast.slots_constructor); every field is passed, in field order or by name.
+_new_span = A.slots_constructor(Span)
+_new_name = A.slots_constructor(A.Name)
+_new_binary = A.slots_constructor(A.Binary)
+_new_attribute = A.slots_constructor(A.Attribute)
+_new_literal = A.slots_constructor(A.Literal)
+_new_placeholder = A.slots_constructor(A.Placeholder)
+_new_has = A.slots_constructor(A.Has)
+_new_intable = A.slots_constructor(A.InTable)
+_new_inlist = A.slots_constructor(A.InList)
+_new_unary = A.slots_constructor(A.Unary)
+_new_matches = A.slots_constructor(A.Matches)
+_new_ismissing = A.slots_constructor(A.IsMissing)
+_new_call = A.slots_constructor(A.Call)
+_new_lookup = A.slots_constructor(A.Lookup)
+_new_aggregate = A.slots_constructor(A.Aggregate)
+_new_let = A.slots_constructor(A.Let)
+_new_rule = A.slots_constructor(A.Rule)
+_new_template = A.slots_constructor(A.Template)
+_new_foreach = A.slots_constructor(A.ForEach)
+
+
 def _head_span(whole: Span | None, last: Span | None) -> Span | None:
     """A declaration's head: from its first token to the end of ``last``, its last part."""
     if whole is None or last is None:
         return whole
-    return Span(whole.file, whole.line, whole.column, last.end_line, last.end_column)
+    return _new_span(whole.file, whole.line, whole.column, last.end_line, last.end_column)
+
+
+# Methods of the builder that build no node (grammar rules may not have these names).
+_NOT_BUILDERS = frozenset({"build", "resolve"})
+
+# A token as the builders see it: (kind, text, line, column, end line, end column), lines
+# counted from the start of the parsed text. The driver makes them; Lark's are converted.
+_Tok = tuple[str, str, int, int, int, int]
+
+
+def _token_tuple(node: Any) -> Any:
+    """A leaf of Lark's tree as the builders take it: a Token as a token tuple."""
+    if type(node) is not Token:
+        return node
+    return (node.type, str(node), node.line, node.column, node.end_line, node.end_column)
+
+
+def _binary(op: A.BinaryOp) -> Any:
+    """The builder of a binary operator's node."""
+    @_meta
+    def build(self: _Builder, span: Span | None, children: list[Any]) -> A.Binary:
+        left, right = children
+        node = _new_binary(op, left, right, span)
+        # self._deep(node, left, right), unrolled: a binary node is the commonest of all
+        depth = self.depth
+        below_left, below_right = depth.get(id(left), 0), depth.get(id(right), 0)
+        level = (below_left if below_left > below_right else below_right) + 1
+        if level > self.max_depth:
+            raise _TooDeep(span)
+        depth[id(node)] = level
+        return node
+    return build
 
 
 class _Builder:
-    """Lark callbacks → AST nodes. Runs during parsing (bottom-up, no recursion)."""
+    """Parse reductions → AST nodes. Runs during parsing (bottom-up, no recursion): the
+    driver calls each builder as it reduces, and for Lark's tree ``build`` does."""
 
     def __init__(self, path: str, line_offset: int, max_depth: int) -> None:
         self.path = path
@@ -428,9 +499,12 @@ class _Builder:
         self.max_depth = max_depth
         self.depth: dict[int, int] = {}
         self._handlers: dict[Any, Any] = {}
+        self._reserved = _reserved_words()
 
     def build(self, tree: lark.Tree) -> Any:  # type: ignore[type-arg]
-        """Post-order walk with an explicit stack: input depth never reaches Python's stack."""
+        """Post-order walk of Lark's tree with an explicit stack (input depth never reaches
+        Python's stack), giving the builders what the driver gives them: token tuples and
+        spans."""
         tree_type = lark.Tree
         stack: list[tuple[Any, bool]] = [(tree, False)]
         done: list[Any] = []
@@ -439,7 +513,7 @@ class _Builder:
         while stack:
             node, expanded = pop()
             if type(node) is not tree_type:
-                emit(node)
+                emit(_token_tuple(node))
                 continue
             if not expanded:
                 push((node, True))
@@ -454,31 +528,39 @@ class _Builder:
             name = node.data
             handler = handlers.get(name)
             if handler is None:
-                handler = handlers[name] = self.handler(str(name))
+                handler = handlers[name] = self._lark_handler(str(name))
             emit(handler(node.meta, children))
         return done[0]
 
-    def handler(self, name: str) -> Any:
-        """How to reduce a node named ``name``: ``f(meta, children)`` calling the builder
-        method, or keeping a tree for the parent's method to read."""
-        method = getattr(self, name, None)
-        if method is None:
+    def _lark_handler(self, name: str) -> Any:
+        """How to reduce a node of Lark's tree named ``name``: ``f(meta, children)``."""
+        found = self.resolve(name)
+        if found is None:
             return lambda meta, children: lark.Tree(name, children, meta)
-        if getattr(method, "_wants_meta", False):
-            return method
-        return lambda meta, children: method(children)
+        method, wants_span = found
+        if wants_span:
+            return lambda meta, children: method(self, self._meta_span(meta), children)
+        return lambda meta, children: method(self, children)
+
+    @classmethod
+    def resolve(cls, name: str) -> tuple[Any, bool] | None:
+        """The builder of nodes named ``name`` (a function of the class, called with the
+        builder first), and whether it takes the node's span; None if there is none."""
+        method = None if name.startswith("_") or name in _NOT_BUILDERS else \
+            getattr(cls, name, None)
+        if method is None or not callable(method):
+            return None
+        return method, getattr(method, "_wants_meta", False)
 
     # ----------------------------------------------------------------- helpers
-    def _span(self, meta: Any) -> Span | None:
+    def _meta_span(self, meta: Any) -> Span | None:
         if getattr(meta, "empty", True):
             return None
-        return Span(self.path, meta.line + self.offset, meta.column,
-                    meta.end_line + self.offset, meta.end_column)
+        return _new_span(self.path, meta.line + self.offset, meta.column,
+                         meta.end_line + self.offset, meta.end_column)
 
-    def _tspan(self, tok: Token) -> Span:
-        return Span(self.path, tok.line + self.offset, tok.column,
-                    (tok.end_line or tok.line) + self.offset,
-                    tok.end_column or tok.column + len(tok))
+    def _tspan(self, tok: _Tok) -> Span:
+        return _new_span(self.path, tok[2] + self.offset, tok[3], tok[4] + self.offset, tok[5])
 
     def _deep(self, node: Any, *children: Any) -> Any:
         depth = self.depth
@@ -492,14 +574,22 @@ class _Builder:
         self.depth[id(node)] = level
         return node
 
+    def _deep1(self, node: Any, child: Any) -> Any:
+        """``_deep(node, child)`` for a node of one child, the commonest case."""
+        level = self.depth.get(id(child), 0) + 1
+        if level > self.max_depth:
+            raise _TooDeep(getattr(node, "span", None))
+        self.depth[id(node)] = level
+        return node
+
     def _abort(self, code: str, message: str, span: Span | None, help_: str | None = None) -> None:
         raise _Abort(Diagnostic(code, "error", message, span, help_))
 
-    def _date(self, tok: Token) -> dt.date:
+    def _date(self, tok: _Tok) -> dt.date:
         try:
-            return dt.date.fromisoformat(str(tok))
+            return dt.date.fromisoformat(tok[1])
         except ValueError:
-            self._abort(EC.BAD_LITERAL, f"'{tok}' is not a calendar date", self._tspan(tok),
+            self._abort(EC.BAD_LITERAL, f"'{tok[1]}' is not a calendar date", self._tspan(tok),
                         "write dates as YYYY-MM-DD, for example 2026-01-31")
             raise  # unreachable
 
@@ -508,82 +598,80 @@ class _Builder:
         return children
 
     @_meta
-    def pack_header(self, meta: Any, children: list[Any]) -> A.PackHeader:
+    def pack_header(self, span: Span | None, children: list[Any]) -> A.PackHeader:
         name_tok, *rest = children
         head = [self._tspan(name_tok)]
         title = None
         clauses = []
         for child in rest:
-            if isinstance(child, Token):
-                title = _unescape(str(child))
+            if type(child) is tuple:  # the title's STRING token (clauses are _Clause)
+                title = _unescape(child[1])
                 head.append(self._tspan(child))
             else:
                 clauses.append(child)
         first, repeated = _first_and_repeats(clauses)
         extends = first.get("extends")
         return A.PackHeader(
-            name=str(name_tok), title=title, version=_value(first, "version"),
+            name=name_tok[1], title=title, version=_value(first, "version"),
             payers=_value(first, "payer", ()), effective=_value(first, "effective"),
             extends=_value(first, "extends"), about=_value(first, "about"),
-            repeated=tuple(repeated), span=self._span(meta), name_span=head[0],
+            repeated=tuple(repeated), span=span, name_span=head[0],
             extends_span=extends.detail if extends else None,
-            head_span=_head_span(self._span(meta), head[-1]),
+            head_span=_head_span(span, head[-1]),
             version_span=_clause_span(first, "version"), payer_span=_clause_span(first, "payer"),
             extends_clause_span=_clause_span(first, "extends"),
             about_span=_clause_span(first, "about"),
         )
 
     @_meta
-    def version_clause(self, meta: Any, children: list[Token]) -> _Clause:
+    def version_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
         tok = children[0]
-        value = _unescape(str(tok)) if tok.type == "STRING" else str(tok)
-        return _Clause("version", value, self._span(meta))
+        value = _unescape(tok[1]) if tok[0] == "STRING" else tok[1]
+        return _Clause("version", value, span)
 
     @_meta
-    def payer_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("payer", tuple(str(t) for t in children), self._span(meta))
+    def payer_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("payer", tuple([t[1] for t in children]), span)
 
     @_meta
-    def extends_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("extends", str(children[0]), self._span(meta), self._tspan(children[0]))
+    def extends_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("extends", children[0][1], span, self._tspan(children[0]))
 
     @_meta
-    def effective_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        span = self._span(meta)
+    def effective_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
         return _Clause("effective", A.DateRange(self._date(children[0]),
                                                 self._date(children[1]), span), span)
 
     @_meta
-    def about_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("about", _unescape(str(children[0])), self._span(meta))
+    def about_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("about", _unescape(children[0][1]), span)
 
     @_meta
-    def source_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("source", _unescape(str(children[0])), self._span(meta))
+    def source_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("source", _unescape(children[0][1]), span)
 
     @_meta
-    def units_decl(self, meta: Any, children: list[Any]) -> A.UnitsDecl:
-        method = str(children[0].children[0])
+    def units_decl(self, span: Span | None, children: list[Any]) -> A.UnitsDecl:
+        method = children[0]
         table = column = None
         if len(children) > 1:
-            table, column = (str(t) for t in children[1].children)
-        return A.UnitsDecl(method, table, column, self._span(meta))  # type: ignore[arg-type]
+            table, column = children[1]
+        return A.UnitsDecl(method, table, column, span)  # type: ignore[arg-type]
 
-    def unit_method(self, children: list[Token]) -> lark.Tree:  # kept as a tree for units_decl
-        return lark.Tree("unit_method", children)
+    def unit_method(self, children: list[_Tok]) -> str:
+        return children[0][1]
 
-    def timed_by(self, children: list[Token]) -> lark.Tree:
-        return lark.Tree("timed_by", children)
+    def timed_by(self, children: list[_Tok]) -> tuple[str, str]:
+        return children[0][1], children[1][1]
 
     @_meta
-    def type_name(self, meta: Any, children: list[Token]) -> A.TypeRef:
-        return A.TypeRef(str(children[0]), self._span(meta))
+    def type_name(self, span: Span | None, children: list[_Tok]) -> A.TypeRef:
+        return A.TypeRef(children[0][1], span)
 
     # ----------------------------------------------------------------- parameters
     @_meta
-    def parameter(self, meta: Any, children: list[Any]) -> A.Parameter:
-        override = bool(children) and isinstance(children[0], Token) and \
-            children[0].type == "OVERRIDE"
+    def parameter(self, span: Span | None, children: list[Any]) -> A.Parameter:
+        override = children[0][0] == "OVERRIDE"  # a token: OVERRIDE or the NAME
         rest = children[1:] if override else children
         name_tok, type_ref, *parts = rest
         constant, periods, clauses = None, [], []
@@ -597,9 +685,9 @@ class _Builder:
         first, repeated = _first_and_repeats(clauses)
         head_end = constant.span if constant is not None else type_ref.span
         return A.Parameter(
-            str(name_tok), type_ref, constant, tuple(periods), _value(first, "about"),
-            _value(first, "source"), override, tuple(repeated), self._span(meta),
-            self._tspan(name_tok), head_span=_head_span(self._span(meta), head_end),
+            name_tok[1], type_ref, constant, tuple(periods), _value(first, "about"),
+            _value(first, "source"), override, tuple(repeated), span,
+            self._tspan(name_tok), head_span=_head_span(span, head_end),
             about_span=_clause_span(first, "about"), source_span=_clause_span(first, "source"),
         )
 
@@ -607,80 +695,79 @@ class _Builder:
         return children[0]  # type: ignore[no-any-return]
 
     @_meta
-    def period(self, meta: Any, children: list[Any]) -> A.Period:
+    def period(self, span: Span | None, children: list[Any]) -> A.Period:
         return A.Period(self._date(children[0]), self._date(children[1]), children[2],
-                        self._span(meta))
+                        span)
 
     # ----------------------------------------------------------------- tables
     @_meta
-    def table(self, meta: Any, children: list[Any]) -> A.Table:
-        override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
+    def table(self, span: Span | None, children: list[Any]) -> A.Table:
+        override = children[0][0] == "OVERRIDE"  # a token: OVERRIDE or the name
         rest = children[1:] if override else children
         name_tok, *parts = rest
         head = [self._tspan(name_tok)]
         f: dict[str, Any] = {"title": None, "file": None, "layout": None, "file_span": None}
         columns, rows, clauses = [], [], []
         for c in parts:
-            if isinstance(c, Token):
-                f["title"] = _unescape(str(c))
+            if type(c) is tuple:  # the title's STRING token
+                f["title"] = _unescape(c[1])
                 head.append(self._tspan(c))
             elif isinstance(c, A.Column):
                 columns.append(c)
             elif isinstance(c, A.Row):
                 rows.append(c)
-            elif isinstance(c, _Clause):
+            elif c.keyword != "from":
                 clauses.append(c)
             else:  # `from "file" as layout`, part of the head
-                f["file"], f["layout"], f["file_span"] = c[1]
+                f["file"], f["layout"], f["file_span"] = c.value
                 head.append(f["file_span"])
         first, repeated = _first_and_repeats(clauses)
         valid_from, valid_until = _value(first, "valid", (None, None))
         return A.Table(
-            name=str(name_tok), columns=tuple(columns), rows=tuple(rows),
+            name=name_tok[1], columns=tuple(columns), rows=tuple(rows),
             valid_from=valid_from, valid_until=valid_until, source=_value(first, "source"),
-            override=override, repeated=tuple(repeated), span=self._span(meta),
+            override=override, repeated=tuple(repeated), span=span,
             name_span=head[0], valid_span=_clause_span(first, "valid"),
-            head_span=_head_span(self._span(meta), head[-1]),
+            head_span=_head_span(span, head[-1]),
             source_span=_clause_span(first, "source"), **f,
         )
 
     @_meta
-    def table_from(self, meta: Any, children: list[Token]) -> tuple[str, Any]:
-        layout = str(children[1]) if len(children) > 1 else None
-        return "from", (_unescape(str(children[0])), layout, self._span(meta))
+    def table_from(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        layout = children[1][1] if len(children) > 1 else None
+        return _Clause("from", (_unescape(children[0][1]), layout, span), span)
 
     @_meta
-    def key_clause(self, meta: Any, children: list[Any]) -> A.Column:
-        return A.Column(str(children[0]), children[1], False, True, self._span(meta))
+    def key_clause(self, span: Span | None, children: list[Any]) -> A.Column:
+        return A.Column(children[0][1], children[1], False, True, span)
 
     @_meta
-    def column_clause(self, meta: Any, children: list[Any]) -> A.Column:
+    def column_clause(self, span: Span | None, children: list[Any]) -> A.Column:
         optional = len(children) == 3
-        return A.Column(str(children[0]), children[-1], optional, False, self._span(meta))
+        return A.Column(children[0][1], children[-1], optional, False, span)
 
     @_meta
-    def valid_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("valid", (str(children[0]), str(children[1])), self._span(meta))
+    def valid_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("valid", (children[0][1], children[1][1]), span)
 
     @_meta
-    def row(self, meta: Any, children: list[A.Literal]) -> A.Row:
-        return A.Row(tuple(children), self._span(meta))
+    def row(self, span: Span | None, children: list[A.Literal]) -> A.Row:
+        return A.Row(tuple(children), span)
 
     @_meta
-    def word_value(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("word", str(children[0]), str(children[0]), self._span(meta))
+    def word_value(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("word", children[0][1], children[0][1], span)
 
     @_meta
-    def none_value(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("none", None, "none", self._span(meta))
+    def none_value(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("none", None, "none", span)
 
     # ----------------------------------------------------------------- rules
     @_meta
-    def rule(self, meta: Any, children: list[Any]) -> A.Rule:
-        override = isinstance(children[0], Token) and children[0].type == "OVERRIDE"
+    def rule(self, span: Span | None, children: list[Any]) -> A.Rule:
+        override = children[0][0] == "OVERRIDE"  # a token: OVERRIDE or the name
         rest = children[1:] if override else children
-        id_tok, severity_tree, *parts = rest
-        severity_tok = severity_tree.children[0]
+        id_tok, severity_tok, *parts = rest
         lets_before: list[A.Let] = []
         lets_after: list[A.Let] = []
         iteration = None
@@ -695,80 +782,109 @@ class _Builder:
             else:
                 clauses.append(c)
         first, repeated = _first_and_repeats(clauses)
-        return A.Rule(
-            id=str(id_tok), severity=str(severity_tok),  # type: ignore[arg-type]
-            override=override, about=_value(first, "about"),
+        # Each clause looked up once (a rule is read for every rule of a pack).
+        about, when, say, source = (first.get("about"), first.get("when"), first.get("say"),
+                                    first.get("source"))
+        return _new_rule(
+            id=id_tok[1], severity=severity_tok[1],  # type: ignore[arg-type]
+            override=override, about=None if about is None else about.value,
             effective=_value(first, "effective"), lets_before=tuple(lets_before),
-            iteration=iteration, lets_after=tuple(lets_after), when=_value(first, "when"),
-            say=_value(first, "say"), fix=_value(first, "fix"), source=_value(first, "source"),
-            repeated=tuple(repeated), span=self._span(meta), id_span=self._tspan(id_tok),
-            source_span=_clause_span(first, "source"),
-            head_span=_head_span(self._span(meta), self._tspan(severity_tok)),
-            about_span=_clause_span(first, "about"), when_span=_clause_span(first, "when"),
-            say_span=_clause_span(first, "say"),
+            iteration=iteration, lets_after=tuple(lets_after),
+            when=None if when is None else when.value, say=None if say is None else say.value,
+            fix=_value(first, "fix"), source=None if source is None else source.value,
+            repeated=tuple(repeated), span=span, id_span=self._tspan(id_tok),
+            source_span=None if source is None else source.span,
+            head_span=_head_span(span, self._tspan(severity_tok)),
+            about_span=None if about is None else about.span,
+            when_span=None if when is None else when.span,
+            say_span=None if say is None else say.span,
         )
 
-    def severity(self, children: list[Token]) -> lark.Tree:
-        return lark.Tree("severity", children)
+    def severity(self, children: list[_Tok]) -> _Tok:
+        return children[0]
 
     @_meta
-    def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
+    def let_clause(self, span: Span | None, children: list[Any]) -> A.Let:
         self._not_keyword(children[0])
-        return A.Let(str(children[0]), children[1], self._span(meta))
+        return _new_let(children[0][1], children[1], span)
 
     @_meta
-    def for_each(self, meta: Any, children: list[Any]) -> A.ForEach:
+    def for_each(self, span: Span | None, children: list[Any]) -> A.ForEach:
         kind, names, table = children[0]
         where = children[1] if len(children) > 1 else None
-        return A.ForEach(kind, names, table, where, self._span(meta))
+        return _new_foreach(kind, names, table, where, span)
 
-    def each_line(self, children: list[Token]) -> tuple[str, tuple[str, ...], None]:
+    def each_line(self, children: list[_Tok]) -> tuple[str, tuple[str, ...], None]:
         # ``for each line as this``: the element is named ``this`` instead of ``line``
-        return "line", (str(children[0]) if children else "line",), None
+        return "line", (children[0][1] if children else "line",), None
 
-    def each_diagnosis(self, children: list[Token]) -> tuple[str, tuple[str, ...], None]:
-        return "diagnosis", (str(children[0]) if children else "diagnosis",), None
+    def each_diagnosis(self, children: list[_Tok]) -> tuple[str, tuple[str, ...], None]:
+        return "diagnosis", (children[0][1] if children else "diagnosis",), None
 
-    def each_pair(self, children: list[Token]) -> tuple[str, tuple[str, ...], str | None]:
-        table = str(children[2]) if len(children) > 2 else None
-        return "pair", (str(children[0]), str(children[1])), table
-
-    @_meta
-    def when_clause(self, meta: Any, children: list[Any]) -> _Clause:
-        return _Clause("when", children[0], self._span(meta))
+    def each_pair(self, children: list[_Tok]) -> tuple[str, tuple[str, ...], str | None]:
+        table = children[2][1] if len(children) > 2 else None
+        return "pair", (children[0][1], children[1][1]), table
 
     @_meta
-    def say_clause(self, meta: Any, children: list[Token]) -> _Clause:
-        return _Clause("say", self._template(children[0]), self._span(meta))
+    def when_clause(self, span: Span | None, children: list[Any]) -> _Clause:
+        return _Clause("when", children[0], span)
 
     @_meta
-    def fix_clause(self, meta: Any, children: list[Any]) -> _Clause:
-        span = self._span(meta)
+    def say_clause(self, span: Span | None, children: list[_Tok]) -> _Clause:
+        return _Clause("say", self._template(children[0]), span)
+
+    @_meta
+    def fix_clause(self, span: Span | None, children: list[Any]) -> _Clause:
         return _Clause("fix", attrs.evolve(children[0], span=span), span)
 
-    def fix_add_modifier(self, children: list[Token]) -> A.Fix:
-        return A.Fix("add_modifier", str(children[0]), None)
+    def fix_add_modifier(self, children: list[_Tok]) -> A.Fix:
+        return A.Fix("add_modifier", children[0][1], None)
 
     def fix_set_units(self, children: list[Any]) -> A.Fix:
         return A.Fix("set_units", None, children[0])
 
     @_meta
-    def disable(self, meta: Any, children: list[Any]) -> A.Disable:
+    def disable(self, span: Span | None, children: list[Any]) -> A.Disable:
         kind, target_tok = children[0]
-        return A.Disable(kind, str(target_tok), _unescape(str(children[1])), self._span(meta),
+        return A.Disable(kind, target_tok[1], _unescape(children[1][1]), span,
                          self._tspan(target_tok))
 
-    def disable_rule(self, children: list[Token]) -> tuple[str, Token]:
+    def disable_rule(self, children: list[_Tok]) -> tuple[str, _Tok]:
         return "rule", children[0]
 
-    def disable_parameter(self, children: list[Token]) -> tuple[str, Token]:
+    def disable_parameter(self, children: list[_Tok]) -> tuple[str, _Tok]:
         return "parameter", children[0]
 
     # ----------------------------------------------------------------- templates
-    def _template(self, tok: Token) -> A.Template:
-        raw = str(tok)[1:-1]
-        line = tok.line + self.offset
-        col0 = tok.column + 1  # column of the first character inside the quotes
+    def _template(self, tok: _Tok) -> A.Template:
+        raw = tok[1][1:-1]
+        line = tok[2] + self.offset
+        col0 = tok[3] + 1  # column of the first character inside the quotes
+        parts = self._plain_template(raw, line, col0)
+        if parts is None:
+            parts = self._escaped_template(raw, line, col0)
+        return _new_template(tuple(parts), self._tspan(tok))
+
+    def _plain_template(self, raw: str, line: int, col0: int) -> list[Any] | None:
+        """The parts of a template without backslashes whose braces all hold placeholders
+        (nearly every message), or None for `_escaped_template` to read (and explain)."""
+        if not _PLAIN_TEMPLATE.fullmatch(raw):
+            return None
+        parts: list[str | A.Placeholder] = []
+        at = 0  # offset in raw of the text not yet read
+        for found in _TEMPLATE_PLACEHOLDER.finditer(raw):
+            start, end = found.span()
+            if start > at:
+                parts.append(raw[at:start])
+            span = _new_span(self.path, line, col0 + start, line, col0 + end)
+            parts.append(_new_placeholder(tuple(found[1].split(".")), span))
+            at = end
+        if at < len(raw):
+            parts.append(raw[at:])
+        return parts
+
+    def _escaped_template(self, raw: str, line: int, col0: int) -> list[Any]:
+        """The parts of any template, escapes read and misplaced braces reported."""
         parts: list[str | A.Placeholder] = []
         buf: list[str] = []
         i = 0
@@ -790,7 +906,7 @@ class _Builder:
             if ch == "{":
                 end = raw.find("}", i)
                 inner = raw[i + 1:end] if end != -1 else raw[i + 1:]
-                span = Span(self.path, line, col0 + i, line, col0 + (end + 1 if end != -1
+                span = _new_span(self.path, line, col0 + i, line, col0 + (end + 1 if end != -1
                                                                         else len(raw)))
                 if end == -1 or not _PLACEHOLDER.fullmatch(inner.strip()):
                     self._abort(EC.BAD_PLACEHOLDER,
@@ -800,81 +916,70 @@ class _Builder:
                 if buf:
                     parts.append("".join(buf))
                     buf = []
-                parts.append(A.Placeholder(tuple(inner.strip().split(".")), span))
+                parts.append(_new_placeholder(tuple(inner.strip().split(".")), span))
                 i = end + 1
                 continue
             if ch == "}":
-                span = Span(self.path, line, col0 + i, line, col0 + i + 1)
+                span = _new_span(self.path, line, col0 + i, line, col0 + i + 1)
                 self._abort(EC.BAD_PLACEHOLDER, "'}' closes no placeholder", span,
                             "write \\} for a literal brace")
             buf.append(ch)
             i += 1
         if buf:
             parts.append("".join(buf))
-        return A.Template(tuple(parts), self._tspan(tok))
+        return parts
 
     # ----------------------------------------------------------------- expressions
-    def _bin(self, op: A.BinaryOp):  # type: ignore[no-untyped-def]
-        @_meta
-        def build(meta: Any, children: list[Any]) -> A.Binary:
-            node = A.Binary(op, children[0], children[1], self._span(meta))
-            return self._deep(node, children[0], children[1])  # type: ignore[no-any-return]
-        return build
-
-    def __getattr__(self, name: str) -> Any:
-        ops = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
-               "eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-               "and_op": "and", "or_op": "or"}
-        if name in ops:
-            return self._bin(ops[name])  # type: ignore[arg-type]
-        raise AttributeError(name)
+    add, sub = _binary("+"), _binary("-")
+    mul, div, floordiv, mod = _binary("*"), _binary("/"), _binary("//"), _binary("%")
+    eq, ne, lt, le, gt, ge = (_binary(op) for op in ("=", "!=", "<", "<=", ">", ">="))
+    and_op, or_op = _binary("and"), _binary("or")
 
     @_meta
-    def not_op(self, meta: Any, children: list[Any]) -> A.Unary:
-        return self._deep(A.Unary("not", children[0], self._span(meta)), children[0])  # type: ignore[no-any-return]
+    def not_op(self, span: Span | None, children: list[Any]) -> A.Unary:
+        return self._deep1(_new_unary("not", children[0], span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def neg(self, meta: Any, children: list[Any]) -> A.Unary:
-        return self._deep(A.Unary("-", children[0], self._span(meta)), children[0])  # type: ignore[no-any-return]
+    def neg(self, span: Span | None, children: list[Any]) -> A.Unary:
+        return self._deep1(_new_unary("-", children[0], span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def if_expr(self, meta: Any, children: list[Any]) -> A.IfElse:
-        return self._deep(A.IfElse(*children, span=self._span(meta)), *children)  # type: ignore[no-any-return]
+    def if_expr(self, span: Span | None, children: list[Any]) -> A.IfElse:
+        return self._deep(A.IfElse(*children, span=span), *children)  # type: ignore[no-any-return]
 
     @_meta
-    def in_op(self, meta: Any, children: list[Any]) -> A.Expr:
-        return self._membership(meta, children, False)
+    def in_op(self, span: Span | None, children: list[Any]) -> A.Expr:
+        return self._membership(span, children, False)
 
     @_meta
-    def not_in_op(self, meta: Any, children: list[Any]) -> A.Expr:
-        return self._membership(meta, children, True)
+    def not_in_op(self, span: Span | None, children: list[Any]) -> A.Expr:
+        return self._membership(span, children, True)
 
-    def _membership(self, meta: Any, children: list[Any], negated: bool) -> A.Expr:
+    def _membership(self, span: Span | None, children: list[Any], negated: bool) -> A.Expr:
         subject, container = children
-        span = self._span(meta)
-        if isinstance(container, Token):
-            return self._deep(A.InTable(subject, str(container), negated, span), subject)  # type: ignore[no-any-return]
+        if type(container) is tuple:  # a table's NAME token (a list is the items)
+            return self._deep1(_new_intable(subject, container[1], negated, span), subject)  # type: ignore[no-any-return]
         items = tuple(container)
-        return self._deep(A.InList(subject, items, negated, span), subject, *items)  # type: ignore[no-any-return]
+        return self._deep(_new_inlist(subject, items, negated, span), subject, *items)  # type: ignore[no-any-return]
 
-    def table_ref(self, children: list[Token]) -> Token:
+    def table_ref(self, children: list[_Tok]) -> _Tok:
         return children[0]
 
     def item_list(self, children: list[Any]) -> list[Any]:
         return children
 
     @_meta
-    def has_op(self, meta: Any, children: list[Any]) -> A.Has:
+    def has_op(self, span: Span | None, children: list[Any]) -> A.Has:
         mode, mods = children[1]
-        return self._deep(A.Has(children[0], mode, mods, False, self._span(meta)), children[0])  # type: ignore[no-any-return]
+        return self._deep1(_new_has(children[0], mode, mods, False, span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def lacks_op(self, meta: Any, children: list[Any]) -> A.Has:
+    def lacks_op(self, span: Span | None, children: list[Any]) -> A.Has:
         mode, mods = children[1]
-        return self._deep(A.Has(children[0], mode, mods, True, self._span(meta)), children[0])  # type: ignore[no-any-return]
+        return self._deep1(_new_has(children[0], mode, mods, True, span), children[0])  # type: ignore[no-any-return]
 
-    def mod_one(self, children: list[Token]) -> tuple[str, tuple[str, ...]]:
-        return "one", (str(children[0]),)
+    def mod_one(self, children: list[_Tok]) -> tuple[str, tuple[str, ...]]:
+        return "one", (children[0][1],)
 
     def mod_any(self, children: list[Any]) -> tuple[str, tuple[str, ...]]:
         return "any", children[0]
@@ -885,143 +990,143 @@ class _Builder:
     def mod_many(self, children: list[Any]) -> tuple[str, tuple[str, ...]]:
         return "many", children[0]
 
-    def modifier_list(self, children: list[Token]) -> tuple[str, ...]:
-        return tuple(str(t) for t in children)
+    def modifier_list(self, children: list[_Tok]) -> tuple[str, ...]:
+        return tuple([t[1] for t in children])
 
-    def pattern_list(self, children: list[Token]) -> tuple[str, ...]:
-        return tuple(str(t) for t in children)
-
-    @_meta
-    def matches_op(self, meta: Any, children: list[Any]) -> A.Matches:
-        return self._deep(A.Matches(children[0], children[1], self._span(meta)), children[0])  # type: ignore[no-any-return]
+    def pattern_list(self, children: list[_Tok]) -> tuple[str, ...]:
+        return tuple([t[1] for t in children])
 
     @_meta
-    def is_missing(self, meta: Any, children: list[Any]) -> A.IsMissing:
-        return self._deep(A.IsMissing(children[0], False, self._span(meta)), children[0])  # type: ignore[no-any-return]
+    def matches_op(self, span: Span | None, children: list[Any]) -> A.Matches:
+        return self._deep1(_new_matches(children[0], children[1], span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def is_present(self, meta: Any, children: list[Any]) -> A.IsMissing:
-        return self._deep(A.IsMissing(children[0], True, self._span(meta)), children[0])  # type: ignore[no-any-return]
+    def is_missing(self, span: Span | None, children: list[Any]) -> A.IsMissing:
+        return self._deep1(_new_ismissing(children[0], False, span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def attribute(self, meta: Any, children: list[Any]) -> A.Attribute:
-        node = A.Attribute(children[0], str(children[1]), self._span(meta))
-        return self._deep(node, children[0])  # type: ignore[no-any-return]
+    def is_present(self, span: Span | None, children: list[Any]) -> A.IsMissing:
+        return self._deep1(_new_ismissing(children[0], True, span), children[0])  # type: ignore[no-any-return]
 
     @_meta
-    def lookup(self, meta: Any, children: list[Any]) -> A.Lookup:
+    def attribute(self, span: Span | None, children: list[Any]) -> A.Attribute:
+        node = _new_attribute(children[0], children[1][1], span)
+        return self._deep1(node, children[0])  # type: ignore[no-any-return]
+
+    @_meta
+    def lookup(self, span: Span | None, children: list[Any]) -> A.Lookup:
         keys = tuple(children[1:])
-        return self._deep(A.Lookup(str(children[0]), keys, self._span(meta)), *keys)  # type: ignore[no-any-return]
+        return self._deep(_new_lookup(children[0][1], keys, span), *keys)  # type: ignore[no-any-return]
 
     @_meta
-    def name(self, meta: Any, children: list[Token]) -> A.Name:
-        self._not_keyword(children[0])
-        return A.Name(str(children[0]), self._span(meta))
+    def name(self, span: Span | None, children: list[_Tok]) -> A.Name:
+        word = children[0][1]
+        if word in self._reserved:
+            self._not_keyword(children[0])
+        return _new_name(word, span)
 
-    def _not_keyword(self, tok: Token) -> None:
+    def _not_keyword(self, tok: _Tok) -> None:
         # The contextual lexer reads a keyword as a name where no keyword can come
         # (`when x >= say`); a name may never be a keyword, so report it as out of place.
-        word = str(tok)
-        if word in _reserved_words():
+        word = tok[1]
+        if word in self._reserved:
             self._abort(EC.SYNTAX, f"unexpected '{word}'", self._tspan(tok),
                         f"'{word}' is a keyword of the language and cannot name a value")
 
     @_meta
-    def call(self, meta: Any, children: list[Any]) -> A.Call:
+    def call(self, span: Span | None, children: list[Any]) -> A.Call:
         args = tuple(c for c in children[1:] if c is not None)
-        return self._deep(A.Call(str(children[0]), args, self._span(meta)), *args)  # type: ignore[no-any-return]
+        return self._deep(_new_call(children[0][1], args, span), *args)  # type: ignore[no-any-return]
 
-    def collection(self, children: list[Token]) -> str:
-        return str(children[0])
+    def collection(self, children: list[_Tok]) -> str:
+        return children[0][1]
 
-    def element(self, children: list[Token]) -> str:
-        return str(children[0])
+    def element(self, children: list[_Tok]) -> str:
+        return children[0][1]
 
-    def _agg(self, meta: Any, kind: str, collection: str, rest: list[Any],
+    def _agg(self, span: Span | None, kind: str, collection: str, rest: list[Any],
              value: A.Expr | None) -> A.Aggregate:
         var = "line" if collection in ("lines", "line") else "diagnosis"
         where = None
         for item in rest:
-            if isinstance(item, Token):
-                var = str(item)
+            if type(item) is tuple:  # the NAME token of `as NAME` (else the condition)
+                var = item[1]
             else:
                 where = item
         coll = "lines" if collection in ("lines", "line") else "diagnoses"
-        node = A.Aggregate(kind, coll, var, value, where, self._span(meta))  # type: ignore[arg-type]
+        node = _new_aggregate(kind, coll, var, value, where, span)  # type: ignore[arg-type]
         return self._deep(node, *(c for c in (value, where) if c is not None))  # type: ignore[no-any-return]
 
     @_meta
-    def count_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
-        return self._agg(meta, "count", children[0], children[1:], None)
+    def count_agg(self, span: Span | None, children: list[Any]) -> A.Aggregate:
+        return self._agg(span, "count", children[0], children[1:], None)
 
     @_meta
-    def sum_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
-        return self._agg(meta, "sum", children[1], children[2:], children[0])
+    def sum_agg(self, span: Span | None, children: list[Any]) -> A.Aggregate:
+        return self._agg(span, "sum", children[1], children[2:], children[0])
 
     @_meta
-    def any_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
-        return self._agg(meta, "any", children[0], children[1:], None)
+    def any_agg(self, span: Span | None, children: list[Any]) -> A.Aggregate:
+        return self._agg(span, "any", children[0], children[1:], None)
 
     @_meta
-    def no_agg(self, meta: Any, children: list[Any]) -> A.Aggregate:
-        return self._agg(meta, "no", children[0], children[1:], None)
+    def no_agg(self, span: Span | None, children: list[Any]) -> A.Aggregate:
+        return self._agg(span, "no", children[0], children[1:], None)
 
     @_meta
-    def any_diagnosis_matches(self, meta: Any, children: list[Any]) -> A.Aggregate:
-        span = self._span(meta)
-        cond = A.Matches(A.Name("diagnosis", span), children[0], span)
-        return A.Aggregate("any", "diagnoses", "diagnosis", None, cond, span)
+    def any_diagnosis_matches(self, span: Span | None, children: list[Any]) -> A.Aggregate:
+        cond = _new_matches(_new_name("diagnosis", span), children[0], span)
+        return _new_aggregate("any", "diagnoses", "diagnosis", None, cond, span)
 
     # ----------------------------------------------------------------- literals
     @_meta
-    def int_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("number", int(children[0]), str(children[0]), self._span(meta))
+    def int_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("number", int(children[0][1]), children[0][1], span)
 
     @_meta
-    def decimal_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("number", Decimal(str(children[0])), str(children[0]), self._span(meta))
+    def decimal_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("number", Decimal(children[0][1]), children[0][1], span)
 
     @_meta
-    def money_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        text = str(children[0])
+    def money_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        text = children[0][1]
         try:
             value = Decimal(text[1:].replace(",", ""))
         except InvalidOperation:  # pragma: no cover - the token regex prevents it
-            self._abort(EC.BAD_LITERAL, f"'{text}' is not an amount", self._span(meta))
+            self._abort(EC.BAD_LITERAL, f"'{text}' is not an amount", span)
             raise
-        return A.Literal("money", value, text, self._span(meta))
+        return _new_literal("money", value, text, span)
 
     @_meta
-    def quantity_lit(self, meta: Any, children: list[Any]) -> A.Literal:
-        if not str(children[0]).isdigit():  # `G0283 minutes`: a code where a count belongs
-            self._abort(EC.SYNTAX, f"unexpected '{children[0]}'", self._tspan(children[0]),
+    def quantity_lit(self, span: Span | None, children: list[Any]) -> A.Literal:
+        if not children[0][1].isdigit():  # `G0283 minutes`: a code where a count belongs
+            self._abort(EC.SYNTAX, f"unexpected '{children[0][1]}'", self._tspan(children[0]),
                         "a quantity is a whole number followed by its unit: 15 minutes")
-        count = int(children[0])
-        unit = str(children[1].children[0])
-        kind = {"minute": "minutes", "minutes": "minutes", "day": "days", "days": "days",
-                "month": "months", "months": "months"}[unit]
+        count = int(children[0][1])
+        unit = children[1]
+        kind = _QUANTITY_KINDS[unit]
         value: A.LiteralValue = A.Months(count) if kind == "months" else count
-        return A.Literal(kind, value, f"{children[0]} {unit}", self._span(meta))  # type: ignore[arg-type]
+        return _new_literal(kind, value, f"{children[0][1]} {unit}", span)  # type: ignore[arg-type]
 
-    def quantity_unit(self, children: list[Token]) -> lark.Tree:
-        return lark.Tree("quantity_unit", children)
-
-    @_meta
-    def date_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("date", self._date(children[0]), str(children[0]), self._span(meta))
+    def quantity_unit(self, children: list[_Tok]) -> str:
+        return children[0][1]
 
     @_meta
-    def string_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("text", _unescape(str(children[0])), str(children[0]), self._span(meta))
+    def date_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("date", self._date(children[0]), children[0][1], span)
 
     @_meta
-    def code_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("code", str(children[0]), str(children[0]), self._span(meta))
+    def string_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("text", _unescape(children[0][1]), children[0][1], span)
 
     @_meta
-    def yes_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("flag", True, "yes", self._span(meta))
+    def code_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("code", children[0][1], children[0][1], span)
 
     @_meta
-    def no_lit(self, meta: Any, children: list[Token]) -> A.Literal:
-        return A.Literal("flag", False, "no", self._span(meta))
+    def yes_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("flag", True, "yes", span)
+
+    @_meta
+    def no_lit(self, span: Span | None, children: list[_Tok]) -> A.Literal:
+        return _new_literal("flag", False, "no", span)
