@@ -348,31 +348,27 @@ def _goto_by_symbol(tables: Tables) -> dict[str, dict[int, int]]:
 
 def _nullable_symbols(rules: list[_Rule]) -> set[str]:
     """Nonterminals that can cover no token at all (their entries have no first token)."""
-    nullable: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for rule in rules:
-            if rule.origin not in nullable and all(s in nullable for s in rule.symbols):
-                nullable.add(rule.origin)
-                changed = True
-    return nullable
+    return _closure(rules, lambda rule, found: all(s in found for s in rule.symbols))
 
 
 def _raw_token_symbols(rules: list[_Rule]) -> set[str]:
     """Nonterminals whose value can be a bare token (a `?rule` that keeps one token)."""
-    raw: set[str] = set()
+    return _closure(rules, lambda rule, found: rule.pass_through and (
+        rule.parts[rule.kept] == _TOKEN or rule.symbols[rule.kept] in found))
+
+
+def _closure(rules: list[_Rule], gives: Callable[[_Rule, set[str]], bool]) -> set[str]:
+    """The least set of nonterminals closed under ``gives``: a rule's origin is in it when
+    ``gives(rule, the set so far)`` holds (repeated until nothing more is added)."""
+    found: set[str] = set()
     changed = True
     while changed:
         changed = False
         for rule in rules:
-            if rule.origin in raw or not rule.pass_through:
-                continue
-            kept = rule.symbols[rule.kept]
-            if rule.parts[rule.kept] == _TOKEN or kept in raw:
-                raw.add(rule.origin)
+            if rule.origin not in found and gives(rule, found):
+                found.add(rule.origin)
                 changed = True
-    return raw
+    return found
 
 
 def _reducer(rule: _Rule, resolve: Resolver, make_span: SpanFactory, tables: Tables,
