@@ -38,16 +38,22 @@ def _run(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_grammar_and_packs_load_from_the_installed_wheel(installed: Path) -> None:
     code = (
-        "import json, otrules, otrules.resources as r\n"
+        "import json, lark, marshal, otrules, otrules.resources as r\n"
+        "from otrules.lang import prebuilt, parser\n"
         "pack = otrules.load_pack('medicare-ot')\n"
+        "saved = marshal.loads(prebuilt.tables_file().read_bytes())\n"
         "print(json.dumps({'module': otrules.__file__, 'grammar': str(r.grammar_dir()),\n"
-        "                  'packs': str(r.rulepacks_dir()), 'rules': len(pack.rules)}))\n"
+        "                  'packs': str(r.rulepacks_dir()), 'rules': len(pack.rules),\n"
+        "                  'tables': str(prebuilt.tables_file()),\n"
+        "                  'tables_fit': saved['lark'] == lark.__version__,\n"
+        "                  'tables_used': prebuilt.load(parser._grammar_text()) is not None}))\n"
     )
     done = _run(installed, "-c", code)
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     site = str(installed.parent.parent)
-    for key in ("module", "grammar", "packs"):
+    assert info["tables_used"] == info["tables_fit"]  # the saved grammar tables ship in it
+    for key in ("module", "grammar", "packs", "tables"):
         assert info[key].startswith(site), info  # from the venv, not from the repository
         assert not info[key].startswith(str(REPO))
     assert info["rules"] == 15  # the medicare-ot rule ids of the pack's public table

@@ -24,7 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from otrules.diagnostics import Diagnostic, Span
 from otrules.lang import ast as A
-from otrules.lang import collector, lalr_driver
+from otrules.lang import collector, lalr_driver, prebuilt
 from otrules.lang import errorcodes as EC
 from otrules.resources import grammar_dir
 
@@ -112,10 +112,9 @@ def _reserved_words() -> frozenset[str]:
 
 @functools.cache
 def _base_parser() -> lark.Lark:
-    return lark.Lark(
-        _grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-        maybe_placeholders=False,
-    )
+    # Lark's analysis of the grammar, saved with the package when it fits (see prebuilt).
+    grammar = _grammar_text()
+    return prebuilt.load(grammar) or prebuilt.build(grammar)
 
 
 # ---------------------------------------------------------------------------- public API
