@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import linecache
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Final
 
@@ -654,12 +655,12 @@ class _ExprCompiler:
             self._aggregate_loop(agg, var, depth)
             self.hoisted[id(agg)] = var
 
-    def _group_key(self, node: A.Aggregate) -> str | None:
-        """For ``count``/``sum … over lines as o where o.code = K`` (either side), with K a
-        non-missing line's code other than ``o`` and the summed value reading only ``o``: the
-        source of K. Such an aggregate is the total of K's code, read from per-code totals
-        built once per visit (in line order: the same additions in the same order) instead
-        of a loop over the lines for each element of the rule."""
+    def _group_key(self, node: A.Aggregate) -> _Code | None:
+        """For ``count``/``sum … over lines as o where o.code = K`` (either side), with K the
+        code of a non-missing line other than ``o`` and the summed value reading only ``o``:
+        that line (K is its code). Such an aggregate is the total of K's code, read from
+        per-code totals built once per visit (in line order: the same additions in the same
+        order) instead of a loop over the lines for each element of the rule."""
         where = node.where
         if node.collection != "lines" or not isinstance(where, A.Binary) or where.op != "=":
             return None
@@ -677,46 +678,35 @@ class _ExprCompiler:
         outer = self.scope.get(other.obj.name)
         if outer is None or outer.kind != "line" or outer.nullable:
             return None
-        return f"{outer.line_obj()}.code"
+        return outer
 
     def _aggregate_loop(self, node: A.Aggregate, var: str, depth: int) -> None:
         if node.kind == "count" and node.where is None:  # every element counts
             self.m.emit(depth, f"{var} = {self.aggregate(node).src}")
             return
-        key = self._group_key(node)
-        if key is not None:
+        outer = self._group_key(node)
+        if outer is not None:
             # When every code is on one line (the usual visit), the total of a line's code
             # is that line's own value: no totals to build.
             self.m.emit(depth, "if len(_codes) == len(_lines):")
-            self._own_total(node, var, depth + 1)
+            self._own_total(node, outer, var, depth + 1)
             self.m.emit(depth, "else:")
             group = self.m.fresh("g")
             self.groups.append(group)
             self.m.emit(depth + 1, f"if {group} is None:")
             self._aggregate_body(node, group, depth + 2, grouped=True)
-            self.m.emit(depth + 1, f"{var} = {group}.get({key}, 0)")
+            self.m.emit(depth + 1, f"{var} = {group}.get({outer.line_obj()}.code, 0)")
             return
         self._aggregate_body(node, var, depth, grouped=False)
 
-    def _own_total(self, node: A.Aggregate, var: str, depth: int) -> None:
-        """The grouped count or sum of :meth:`_group_key` when the line whose code is the key
-        is the only line with that code: one step from 0 with that line's value."""
+    def _own_total(self, node: A.Aggregate, outer: _Code, var: str, depth: int) -> None:
+        """The grouped count or sum of :meth:`_group_key` when ``outer``, the line whose code
+        is the key, is the only line with that code: one step from 0 with its value."""
         if node.kind == "count":
             self.m.emit(depth, f"{var} = 1")
             return
-        outer = node.where.right if isinstance(node.where, A.Binary) else None
-        if not (isinstance(outer, A.Attribute) and isinstance(outer.obj, A.Name)
-                and outer.obj.name != node.var):
-            outer = node.where.left  # type: ignore[union-attr]
-        saved = self.scope.get(node.var)
-        self.scope[node.var] = self.scope[outer.obj.name]  # type: ignore[union-attr]
-        try:
+        with self._bound(node.var, outer):
             value = self(node.value).src if node.value is not None else "None"
-        finally:
-            if saved is None:
-                del self.scope[node.var]
-            else:
-                self.scope[node.var] = saved
         self.m.emit(depth, f"{var} = 0")
         if self.types.of(node) == "money":
             self.m.emit(depth, "_dc = _decimal_context()")
@@ -726,18 +716,12 @@ class _ExprCompiler:
         """The loop of a count or sum into ``var``; ``grouped``: into a dict of totals per
         line code, with no ``where`` (the per-code form of :meth:`_group_key`)."""
         m = self.m
-        saved = self.scope.get(node.var)
         lines = node.collection == "lines"
         index, elem = m.fresh("i"), m.fresh("e")
-        self.scope[node.var] = _Code(index, False, "line", elem) if lines else _Code(elem, False)
-        try:
+        with self._bound(node.var, _Code(index, False, "line", elem) if lines
+                         else _Code(elem, False)):
             where = self.flag(node.where) if node.where is not None and not grouped else None
             value = self(node.value).src if node.value is not None else None
-        finally:
-            if saved is None:
-                del self.scope[node.var]
-            else:
-                self.scope[node.var] = saved
         if grouped:  # per code: var[code] is the total of that code's lines, in line order
             total, code = m.fresh("s"), m.fresh("k")
             m.emit(depth, f"{var} = {{}}")
@@ -796,14 +780,13 @@ class _ExprCompiler:
     def aggregate(self, node: A.Aggregate) -> _Code:
         if id(node) in self.hoisted:
             return _Code(self.hoisted.pop(id(node)), False)
-        saved = self.scope.get(node.var)
         if node.collection == "lines":
             index, var = self.m.fresh("i"), self.m.fresh("e")
-            self.scope[node.var] = _Code(index, False, "line", var)
+            element = _Code(index, False, "line", var)
         else:
             index, var = "", self.m.fresh("e")
-            self.scope[node.var] = _Code(var, False)
-        try:
+            element = _Code(var, False)
+        with self._bound(node.var, element):
             where = self.flag(node.where) if node.where is not None else None
             value = self(node.value).src if node.value is not None else None
             if node.collection != "lines":
@@ -823,11 +806,20 @@ class _ExprCompiler:
                 return _Code(f"_sum_values({value} for {source}{cond})", False)
             found = f"any({where or 'True'} for {source})"
             return _Code(found if node.kind == "any" else f"(not {found})", False)
+
+    @contextmanager
+    def _bound(self, name: str, code: _Code) -> Iterator[None]:
+        """``name`` (an aggregate's element) stands for ``code`` within the block; the outer
+        binding of the name, if any, comes back after it."""
+        saved = self.scope.get(name)
+        self.scope[name] = code
+        try:
+            yield
         finally:
             if saved is None:
-                del self.scope[node.var]
+                del self.scope[name]
             else:
-                self.scope[node.var] = saved
+                self.scope[name] = saved
 
 
 _HANDLERS: Final[dict[type, Callable[[_ExprCompiler, Any], _Code]]] = {
