@@ -1,5 +1,5 @@
 """The parser's shortcuts give exactly what the slow ways give: nodes and spans made by
-``ast.slots_constructor``, the driver's line-by-line lexing (proved from the terminals'
+``otrules._slots.slots_constructor``, the driver's line-by-line lexing (proved from the terminals'
 patterns), its reading of character classes, and the template reader's fast path."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from lark import Token
 from lark.utils import TextSlice
 
+from otrules._slots import slots_constructor
 from otrules.diagnostics import Span
 from otrules.lang import ast as A
 from otrules.lang import lalr_driver
@@ -54,7 +55,7 @@ def slot_values(obj: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("cls", "values"), SAMPLES, ids=lambda v: getattr(v, "__name__", ""))
 def test_a_slots_constructor_makes_what_attrs_makes(cls: type, values: tuple[Any, ...]) -> None:
-    fast, slow = A.slots_constructor(cls)(*values), cls(*values)
+    fast, slow = slots_constructor(cls)(*values), cls(*values)
     assert type(fast) is cls
     assert slot_values(fast) == slot_values(slow)
     assert fast == slow
@@ -70,17 +71,17 @@ def test_fields_may_be_given_by_name() -> None:
     """The parser makes rules, templates and `for each` clauses naming every field."""
     values = {f.name: f"<{f.name}>" for f in attrs.fields(A.Rule)}
     values.update(span=SPAN, id_span=None, repeated=())
-    fast, slow = A.slots_constructor(A.Rule)(**values), A.Rule(**values)  # type: ignore[arg-type]
+    fast, slow = slots_constructor(A.Rule)(**values), A.Rule(**values)  # type: ignore[arg-type]
     assert slot_values(fast) == slot_values(slow)
     assert fast == slow
     with pytest.raises(TypeError):
-        A.slots_constructor(A.Rule)(**{**values, "id": None, "span": None, "extra": 1})
+        slots_constructor(A.Rule)(**{**values, "id": None, "span": None, "extra": 1})
     with pytest.raises(TypeError):  # no field may be left out: none has its default
-        A.slots_constructor(A.Template)(("x",))
+        slots_constructor(A.Template)(("x",))
 
 
 def test_the_hash_cache_starts_empty() -> None:
-    node = A.slots_constructor(A.Name)("x", None)
+    node = slots_constructor(A.Name)("x", None)
     assert node._attrs_cached_hash is None  # type: ignore[attr-defined]
     assert hash(node) == hash(A.Name("x"))
     assert node._attrs_cached_hash is not None  # type: ignore[attr-defined]
@@ -96,8 +97,8 @@ def test_a_class_with_validators_keeps_its_init() -> None:
         value: int
 
     with pytest.raises(TypeError):
-        A.slots_constructor(Checked)
-    assert A.slots_constructor(Plain)(3) == Plain(3)
+        slots_constructor(Checked)
+    assert slots_constructor(Plain)(3) == Plain(3)
 
 
 # ---------------------------------------------------------------------------- lexing

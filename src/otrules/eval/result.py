@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final, Literal, Protocol
 
 import attrs
 
+from otrules._slots import slots_constructor
 from otrules.eval.values import money_json
 
 __all__ = ["AppliedFix", "BillableLine", "Finding", "FixSuggestion", "PendingLines", "Result",
@@ -229,25 +231,9 @@ Result.lines = property(_get_lines, _set_lines,  # type: ignore[assignment,metho
                         doc="The billable lines, in line order.")
 
 
-# Findings and fixes are made each time a rule fires; attrs' __init__ sets each field through
-# object.__setattr__ (the classes are frozen), so the compiled back end makes them here, with
-# the slots set directly. A test compares both ways.
-_SET_FINDING: Final = tuple(Finding.__dict__[name].__set__ for name in (
-    "rule", "severity", "line", "message", "fix", "source"))
-
-
-def new_finding(rule: str, severity: Severity, line: int | None, message: str,
-                fix: FixSuggestion | None, source: str | None) -> Finding:
-    """``Finding(rule, severity, line, message, fix, source)``, made faster."""
-    finding: Finding = _NEW(Finding)
-    set_rule, set_severity, set_line, set_message, set_fix, set_source = _SET_FINDING
-    set_rule(finding, rule)
-    set_severity(finding, severity)
-    set_line(finding, line)
-    set_message(finding, message)
-    set_fix(finding, fix)
-    set_source(finding, source)
-    return finding
+# A finding is made each time a rule fires: the compiled back end makes it with its slots set
+# directly (see otrules._slots), the same object as Finding(...).
+new_finding: Final[Callable[..., Finding]] = slots_constructor(Finding)
 
 
 _ADD_MODIFIER: dict[tuple[str, int], FixSuggestion] = {}

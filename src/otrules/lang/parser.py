@@ -22,6 +22,7 @@ import lark
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from otrules._slots import slots_constructor
 from otrules.diagnostics import Diagnostic, Span
 from otrules.lang import ast as A
 from otrules.lang import collector, lalr_driver, prebuilt
@@ -427,26 +428,26 @@ def _clause_span(first: dict[str, _Clause], keyword: str) -> Span | None:
 
 
 # The parser's commonest nodes and spans, made without attrs' per-field object.__setattr__
-# (see ast.slots_constructor); every field is passed, in field order or by name.
-_new_span = A.slots_constructor(Span)
-_new_name = A.slots_constructor(A.Name)
-_new_binary = A.slots_constructor(A.Binary)
-_new_attribute = A.slots_constructor(A.Attribute)
-_new_literal = A.slots_constructor(A.Literal)
-_new_placeholder = A.slots_constructor(A.Placeholder)
-_new_has = A.slots_constructor(A.Has)
-_new_intable = A.slots_constructor(A.InTable)
-_new_inlist = A.slots_constructor(A.InList)
-_new_unary = A.slots_constructor(A.Unary)
-_new_matches = A.slots_constructor(A.Matches)
-_new_ismissing = A.slots_constructor(A.IsMissing)
-_new_call = A.slots_constructor(A.Call)
-_new_lookup = A.slots_constructor(A.Lookup)
-_new_aggregate = A.slots_constructor(A.Aggregate)
-_new_let = A.slots_constructor(A.Let)
-_new_rule = A.slots_constructor(A.Rule)
-_new_template = A.slots_constructor(A.Template)
-_new_foreach = A.slots_constructor(A.ForEach)
+# (see otrules._slots); every field is passed, in field order or by name.
+_new_span = slots_constructor(Span)
+_new_name = slots_constructor(A.Name)
+_new_binary = slots_constructor(A.Binary)
+_new_attribute = slots_constructor(A.Attribute)
+_new_literal = slots_constructor(A.Literal)
+_new_placeholder = slots_constructor(A.Placeholder)
+_new_has = slots_constructor(A.Has)
+_new_intable = slots_constructor(A.InTable)
+_new_inlist = slots_constructor(A.InList)
+_new_unary = slots_constructor(A.Unary)
+_new_matches = slots_constructor(A.Matches)
+_new_ismissing = slots_constructor(A.IsMissing)
+_new_call = slots_constructor(A.Call)
+_new_lookup = slots_constructor(A.Lookup)
+_new_aggregate = slots_constructor(A.Aggregate)
+_new_let = slots_constructor(A.Let)
+_new_rule = slots_constructor(A.Rule)
+_new_template = slots_constructor(A.Template)
+_new_foreach = slots_constructor(A.ForEach)
 
 
 def _head_span(whole: Span | None, last: Span | None) -> Span | None:
