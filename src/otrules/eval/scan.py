@@ -2,9 +2,10 @@
 are its lines plain (what the unit computation accepts without error)?
 
 A visit from :func:`otrules.visit_json.load_visit` has passed both checks already, but a
-``Visit`` built in code has not, so every evaluation scans once. Two forms: :func:`quick_scan`
-for the general path, and :func:`plain_codes` for the compiled back end's fast path, which
-also collects the visit's codes (its rules are skipped when none of their codes is billed).
+``Visit`` built in code has not, so every evaluation scans once. :func:`plain_codes` is that
+pass, and also collects the visit's codes (the compiled back end's fast path skips a rule
+when none of its codes is billed); :func:`quick_scan`, for the general path, tells the other
+visits apart with the full checks.
 ``tests/test_compiler.py`` holds both to :func:`otrules.limits.visit_limit_problems` and
 :func:`otrules.eval.context.plain_lines`.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from otrules.limits import DEFAULT_VISIT_LIMITS
+from otrules.eval.context import plain_lines
+from otrules.limits import DEFAULT_VISIT_LIMITS, visit_limit_problems
 from otrules.model import Visit
 
 __all__ = ["plain_codes", "quick_scan"]
@@ -26,27 +28,19 @@ _MAX_POINTERS: Final = DEFAULT_VISIT_LIMITS.max_pointers
 
 
 def quick_scan(visit: Visit) -> bool | None:
-    """None when the visit may be over the default visit limits (then
-    :func:`otrules.limits.check_visit` decides and reports); otherwise whether its lines are
-    plain, as :func:`otrules.eval.context.plain_lines` decides (given to the context)."""
-    lines = visit.lines
-    if len(lines) > _MAX_LINES or len(visit.diagnoses) > _MAX_DIAGNOSES:
+    """None when the visit is over the default visit limits (then
+    :func:`otrules.limits.check_visit` reports them); otherwise whether its lines are plain,
+    as :func:`otrules.eval.context.plain_lines` decides (given to the context)."""
+    if plain_codes(visit) is not None:  # the common visit: one pass
+        return True
+    if visit_limit_problems(visit):
         return None
-    plain = True
-    for line in lines:
-        if len(line.modifiers) > _MAX_MODIFIERS or len(line.diagnosis_pointers) > _MAX_POINTERS:
-            return None
-        if plain:
-            minutes, units = line.minutes, line.units
-            plain = type(line.code) is str and (minutes is None or (
-                type(minutes) is int and minutes >= 0)) and (
-                units is None or type(units) is int)
-    return plain
+    return plain_lines(visit.lines)
 
 
 def plain_codes(visit: Visit) -> set[str] | None:
-    """The set of the visit's codes when :func:`quick_scan` would say True (within the
-    limits, every line plain); None otherwise, and the caller takes the general path."""
+    """The set of the visit's codes when the visit is within the default limits and every
+    line is plain; None otherwise (then the caller takes the general path)."""
     lines = visit.lines
     if len(lines) > _MAX_LINES or len(visit.diagnoses) > _MAX_DIAGNOSES:
         return None
