@@ -156,6 +156,8 @@ class _Module:
         self._consts: dict[tuple[type, Any], str] = {}
         self._counter = 0
         self.guards: dict[str, str] = {}  # a code guard's constant -> the flag of its test
+        # (table, column, literal's type and value, passes on equal?) -> its keys' constant
+        self.key_sets: dict[tuple[Any, ...], str] = {}
 
     def fresh(self, prefix: str) -> str:
         self._counter += 1
@@ -384,10 +386,15 @@ class _ExprCompiler:
         data = self.m.pack.tables[lookup.table]
         index, want = data.column_index(node.left.name), node.right.value
         equal = (node.op == "=") != negated
-        keys = frozenset(key for key, row in self.m.namespace[name].items()
-                         if row[index] is not None and (row[index] == want) == equal)
-        key = self(lookup.keys[0])
-        return f"({key.src} in {self.m.const(keys)})"
+        # One pass over the table per distinct test, however many rules make it (a CMS table
+        # may have a million rows).
+        test = (name, index, type(want), want, equal)
+        passing = self.m.key_sets.get(test)
+        if passing is None:
+            passing = self.m.key_sets[test] = self.m.const(frozenset(
+                key for key, row in self.m.namespace[name].items()
+                if row[index] is not None and (row[index] == want) == equal))
+        return f"({self(lookup.keys[0]).src} in {passing})"
 
     # ---------------------------------------------------------------- leaves
     def literal(self, node: A.Literal) -> _Code:
@@ -443,17 +450,19 @@ class _ExprCompiler:
         return _Code(template.format(o=obj.src), nullable)
 
     def lookup(self, node: A.Lookup) -> _Code:
-        keys = [self(k) for k in node.keys]
-        key_src = keys[0].src if len(keys) == 1 else "(" + ", ".join(k.src for k in keys) + ",)"
-        kind = f"row:{node.table}"
+        return self._lookup(node.table, [self(k) for k in node.keys])
+
+    def _lookup(self, table: str, keys: list[_Code]) -> _Code:
+        key_src = _key_source([k.src for k in keys])
+        kind = f"row:{table}"
         if any(k.nullable for k in keys):
             tmps = [self.m.fresh("k") for _ in keys]
             binds = " or ".join(f"({t} := {k.src}) is None" for t, k in zip(tmps, keys,
                                                                              strict=True))
-            key = tmps[0] if len(tmps) == 1 else "(" + ", ".join(tmps) + ",)"
-            return _Code(f"(None if {binds} else {self.tables.find(node.table, key)})", True,
+            key = _key_source(tmps)
+            return _Code(f"(None if {binds} else {self.tables.find(table, key)})", True,
                          kind)
-        return _Code(self.tables.find(node.table, key_src), True, kind)
+        return _Code(self.tables.find(table, key_src), True, kind)
 
     # ---------------------------------------------------------------- operators
     def binary(self, node: A.Binary) -> _Code:
@@ -604,14 +613,15 @@ class _ExprCompiler:
 
     def is_missing(self, node: A.IsMissing) -> _Code:
         lookup = node.subject
-        if isinstance(lookup, A.Lookup) and not self.tables.ref(lookup.table)[1]:
+        if isinstance(lookup, A.Lookup):
             keys = [self(k) for k in lookup.keys]
-            if not any(k.nullable for k in keys):  # a row exactly when the key is in the index
-                key = keys[0].src if len(keys) == 1 else \
-                    "(" + ", ".join(k.src for k in keys) + ",)"
-                found = self.tables.contains(lookup.table, key)
+            if not self.tables.ref(lookup.table)[1] and not any(k.nullable for k in keys):
+                # on a table without dates, a row exactly when the key is in the index
+                found = self.tables.contains(lookup.table, _key_source([k.src for k in keys]))
                 return _Code(found if node.negated else f"(not {found})", False)
-        subject = self(lookup)
+            subject = self._lookup(lookup.table, keys)
+        else:
+            subject = self(lookup)
         if not subject.nullable:
             return _Code("False" if not node.negated else "True", False)
         op = "is not" if node.negated else "is"
@@ -834,6 +844,11 @@ _HANDLERS: Final[dict[type, Callable[[_ExprCompiler, Any], _Code]]] = {
 
 
 # ---------------------------------------------------------------------------- rules
+
+
+def _key_source(keys: list[str]) -> str:
+    """Source of a table key: the value of a one-column key, else a tuple of the values."""
+    return keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ",)"
 
 
 def _uses(name: str, *sources: str | None) -> bool:
